@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kernels.h - element-wise reduce kernels and their run-time dispatch.
+ *
+ * One kernel shape: dst[i] = x0[i] (+) x1[i] (+) ... (+) x[n-1][i], accumulated in
+ * source order exactly as DESIGN.md "Numerics" says (fp32 accumulator for the
+ * 16-bit floats, one round-to-nearest-even at the end, canonical NaN, -0 below
+ * +0, wrapping integers, AVG = sum / nsrc).  Every ISA variant gives the same
+ * bits as the scalar one.
+ */
+#ifndef LIBSHMAR_KERNELS_H
+#define LIBSHMAR_KERNELS_H
+
+#include <stddef.h>
+
+#include "shmar.h"
+
+#define SHMAR_NDTYPES 7
+#define SHMAR_NOPS 5
+
+/*
+ * Reduce nsrc (1..SHMAR_MAX_RANKS) arrays of count elements into dst.
+ * dst may be the very same address as one of srcs (in-place reduction into a
+ * source), never a partial overlap.  No pointer needs any alignment; nothing is
+ * read or written outside [p, p + count * size).
+ */
+typedef void (*shmar__reduce_fn)(void *dst, const void *const *srcs, unsigned nsrc, size_t count);
+
+struct shmar__kernels {
+	const char *name;  /* "scalar", "avx2", "avx512" */
+	int isa;           /* enum shmar_isa */
+	shmar__reduce_fn reduce[SHMAR_NDTYPES][SHMAR_NOPS];
+};
+
+/* The kernel tables; the vector ones exist only in builds with x86-64 support. */
+extern const struct shmar__kernels shmar__kernels_scalar;
+extern const struct shmar__kernels shmar__kernels_avx2;
+extern const struct shmar__kernels shmar__kernels_avx512;
+
+/* Whether this CPU can run the kernels of isa (enum shmar_isa, not AUTO). */
+int shmar__isa_supported(int isa);
+
+/*
+ * Pick the kernels for isa: SHMAR_ISA_AUTO gives the best the CPU runs.
+ * Returns 0, -EINVAL for an unknown isa, -ENOTSUP when the CPU lacks it.
+ */
+int shmar__kernels_select(int isa, const struct shmar__kernels **out);
+
+/* Size of one element of dtype, or 0 for an unknown dtype. */
+size_t shmar__dtype_size(int dtype);
+
+/* Name of a dtype / op / isa for messages ("bf16", "sum", "avx512"), "?" if unknown. */
+const char *shmar__dtype_name(int dtype);
+const char *shmar__op_name(int op);
+const char *shmar__isa_name(int isa);
+
+#endif /* LIBSHMAR_KERNELS_H */

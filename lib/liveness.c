@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * liveness.c - pidfds of the peers, and the poll that tells who died.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "liveness.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+int shmar__pidfd_open(pid_t pid)
+{
+	long fd = syscall(SYS_pidfd_open, pid, 0);
+
+	/* pidfd_open() gives no O_CLOEXEC flag: its fds are close-on-exec already. */
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static int liveness_alloc(struct shmar__liveness *lv, int nranks)
+{
+	lv->pids = calloc((size_t)nranks, sizeof(*lv->pids));
+	lv->pidfds = malloc((size_t)nranks * sizeof(*lv->pidfds));
+	lv->pfds = calloc((size_t)nranks, sizeof(*lv->pfds));
+	lv->pfd_rank = calloc((size_t)nranks, sizeof(*lv->pfd_rank));
+	if (!lv->pids || !lv->pidfds || !lv->pfds || !lv->pfd_rank)
+		return -ENOMEM;
+	for (int r = 0; r < nranks; r++)
+		lv->pidfds[r] = -1;
+	return 0;
+}
+
+int shmar__liveness_init(struct shmar__liveness *lv, int nranks, int self, const pid_t *pids,
+			 int *pidfds, int *bad_rank)
+{
+	int r, err;
+
+	memset(lv, 0, sizeof(*lv));
+	lv->nranks = nranks;
+	lv->self = self;
+	err = liveness_alloc(lv, nranks);
+	if (err < 0)
+		goto fail;
+	memcpy(lv->pids, pids, (size_t)nranks * sizeof(*pids));
+	for (r = 0; r < nranks; r++) {
+		if (r == self)
+			continue;
+		if (pidfds && pidfds[r] >= 0) {
+			lv->pidfds[r] = pidfds[r]; /* adopted */
+			pidfds[r] = -1;
+		} else {
+			lv->pidfds[r] = shmar__pidfd_open(pids[r]);
+			if (lv->pidfds[r] < 0) {
+				err = lv->pidfds[r] == -ESRCH ? -EOWNERDEAD : lv->pidfds[r];
+				lv->pidfds[r] = -1;
+				*bad_rank = r;
+				goto fail;
+			}
+		}
+		lv->pfds[lv->npfds].fd = lv->pidfds[r];
+		lv->pfds[lv->npfds].events = POLLIN;
+		lv->pfd_rank[lv->npfds] = r;
+		lv->npfds++;
+	}
+	return 0;
+fail:
+	shmar__liveness_fini(lv);
+	return err;
+}
+
+void shmar__liveness_fini(struct shmar__liveness *lv)
+{
+	if (lv->pidfds)
+		for (int r = 0; r < lv->nranks; r++)
+			if (lv->pidfds[r] >= 0)
+				close(lv->pidfds[r]);
+	free(lv->pids);
+	free(lv->pidfds);
+	free(lv->pfds);
+	free(lv->pfd_rank);
+	memset(lv, 0, sizeof(*lv));
+}
+
+int shmar__liveness_check(struct shmar__liveness *lv, int *dead_rank)
+{
+	int n = poll(lv->pfds, (nfds_t)lv->npfds, 0);
+
+	if (n <= 0)
+		return 0; /* nobody exited (or EINTR: look again next time) */
+	for (int i = 0; i < lv->npfds; i++) {
+		if (lv->pfds[i].revents) {
+			*dead_rank = lv->pfd_rank[i];
+			return -EOWNERDEAD;
+		}
+	}
+	return 0;
+}
+
+int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank)
+{
+	struct pollfd pfd = { .fd = lv->pidfds[rank], .events = POLLIN };
+
+	if (rank == lv->self || pfd.fd < 0)
+		return 0;
+	return poll(&pfd, 1, 0) > 0 ? -EOWNERDEAD : 0;
+}

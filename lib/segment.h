@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * segment.h - the shared segment: one sealed memfd, mapped by every rank.
+ *
+ * Layout (offsets only; no pointer is ever stored in shared memory):
+ *
+ *   [0, 4096)                 struct shmar__seg_header
+ *   [ctl_off, +n*ctl_stride)  one struct shmar__ctl per rank
+ *   [data_off, +n*region)     per rank: slot 0 | slot 1 (double buffer)
+ */
+#ifndef LIBSHMAR_SEGMENT_H
+#define LIBSHMAR_SEGMENT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHMAR_SEG_MAGIC 0x53484d52u /* "SHMR" */
+#define SHMAR_SEG_VERSION 1u
+#define SHMAR_CACHELINE 64
+#define SHMAR_PAGE 4096
+
+/* Smallest and largest slot, and the default. */
+#define SHMAR_SLOT_MIN (4096u)
+#define SHMAR_SLOT_MAX ((size_t)1 << 30)
+#define SHMAR_SLOT_DEFAULT ((size_t)1 << 20)
+
+/*
+ * What one post of a rank described.  A peer reads it after seeing the post,
+ * so the descriptor of post k lives at desc[k & 1]: a rank can be at most one
+ * post ahead of any peer, so it never overwrites a descriptor still being read.
+ */
+struct shmar__desc {
+	uint32_t post;  /* the post number this describes */
+	uint32_t call;  /* the collective call number */
+	uint8_t kind;   /* enum shmar__kind */
+	uint8_t dtype;
+	uint8_t op;
+	uint8_t pad;
+	int32_t root;
+	uint64_t count;
+};
+
+/*
+ * Per-rank control block.  The post word and its descriptors are written only
+ * by the owner and share one line, so a peer gets both in one transfer; the
+ * sleeper count is written by peers and sits 128 bytes away, outside the pair
+ * of lines the adjacent-line prefetcher fetches together.
+ */
+struct shmar__ctl {
+	_Alignas(128) _Atomic uint32_t post;   /* futex word: posts made by the owner */
+	uint32_t pad0;
+	struct shmar__desc desc[2];
+	_Alignas(128) _Atomic uint32_t sleepers; /* peers asleep on post */
+	uint32_t pad1;
+	_Alignas(64) _Atomic uint32_t state;    /* enum shmar__rank_state */
+	uint32_t pid;
+};
+
+enum shmar__rank_state {
+	SHMAR_RANK_JOINING = 0,
+	SHMAR_RANK_ACTIVE = 1,
+	SHMAR_RANK_LEFT = 2,     /* destroyed its comm */
+};
+
+/*
+ * Abort word: 0 while the job is healthy; else (errno << 16) | (rank + 1) of
+ * the first failure: EOWNERDEAD with the dead rank, ECANCELED with the rank
+ * that aborted, EPROTO or ETIMEDOUT with the rank that saw it.
+ */
+#define SHMAR_ABORT_ENCODE(err, rank) (((uint32_t)(err) << 16) | (uint32_t)((rank) + 1))
+#define SHMAR_ABORT_ERR(w) ((int)((w) >> 16))
+#define SHMAR_ABORT_RANK(w) ((int)((w) & 0xffffu) - 1)
+
+struct shmar__seg_header {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t nranks;
+	uint32_t ctl_stride;
+	uint64_t total_bytes;
+	uint64_t ctl_off;
+	uint64_t data_off;
+	uint64_t slot_bytes;
+	uint64_t region_stride;
+	uint64_t small_max;          /* rank 0's choice, so every rank picks the same algorithm */
+	_Alignas(128) _Atomic uint32_t abort_word;
+	uint32_t abort_pid;          /* pid of the rank in abort_word, when known */
+	_Alignas(128) _Atomic uint32_t abort_sleepers; /* unused, reserved for the ring */
+};
+
+/* Geometry every rank derives from (nranks, slot_bytes). */
+struct shmar__layout {
+	unsigned nranks;
+	size_t ctl_off;
+	size_t ctl_stride;
+	size_t data_off;
+	size_t slot_bytes;
+	size_t region_stride;
+	size_t total_bytes;
+};
+
+int shmar__layout_compute(unsigned nranks, size_t slot_bytes, struct shmar__layout *l);
+
+/* Rank 0: a sealed memfd of l->total_bytes.  Returns the fd or -errno. */
+int shmar__segment_create(const char *job, const struct shmar__layout *l);
+/* Receiver: the fd is sealed against shrink/grow/further seals and has size bytes. */
+int shmar__segment_verify(int fd, size_t size);
+/* Map size bytes shared; 0 and *base, or -errno. */
+int shmar__segment_map(int fd, size_t size, void **base);
+void shmar__segment_unmap(void *base, size_t size);
+
+void shmar__segment_header_init(void *base, const struct shmar__layout *l, size_t small_max);
+/* Check a mapped header against what this rank expects; -EPROTO on any disagreement. */
+int shmar__segment_header_check(const void *base, size_t mapped, unsigned nranks,
+				struct shmar__layout *l, size_t *small_max);
+
+/* Fault in this rank's own control block and slots (first touch: owner's NUMA node). */
+int shmar__segment_touch_own(void *base, const struct shmar__layout *l, unsigned rank);
+/* Map the peers' pages into this process's page tables ahead of the first call. */
+void shmar__segment_prefault_peers(void *base, const struct shmar__layout *l, unsigned rank);
+
+static inline struct shmar__seg_header *shmar__seg_hdr(void *base)
+{
+	return (struct shmar__seg_header *)base;
+}
+
+static inline struct shmar__ctl *shmar__seg_ctl(void *base, const struct shmar__layout *l,
+						unsigned rank)
+{
+	return (struct shmar__ctl *)((char *)base + l->ctl_off + (size_t)rank * l->ctl_stride);
+}
+
+static inline void *shmar__seg_slot(void *base, const struct shmar__layout *l, unsigned rank,
+				    unsigned slot)
+{
+	return (char *)base + l->data_off + (size_t)rank * l->region_stride +
+	       (size_t)slot * l->slot_bytes;
+}
+
+#endif /* LIBSHMAR_SEGMENT_H */

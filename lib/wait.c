@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wait.c - the wait engine.
+ *
+ * A waiter spins on the peer's word for spin_ns (the common case: the peer is
+ * a few microseconds behind), then sleeps on it with FUTEX_WAIT in bounded
+ * slices.  Between slices it looks at the abort word, the deadline and the
+ * peers' pidfds, so a dead peer or an abort ends every wait.
+ *
+ * A poster calls FUTEX_WAKE only when the sleeper count on its word is
+ * non-zero, so the fast path makes no system call.  Lost wake-ups are
+ * impossible: the waiter raises the count *before* its last look at the word
+ * and FUTEX_WAIT re-checks the word in the kernel; the poster stores the word
+ * *before* it reads the count; both with sequentially consistent ordering.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmar-private.h"
+#include "futex.h"
+
+/* Clock and abort word are looked at once per this many spins. */
+#define SPINS_PER_CHECK 64
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+uint64_t shmar__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool aborted(const struct shmar__waitctx *w)
+{
+	return atomic_load_explicit(w->abort_word, memory_order_acquire) != 0;
+}
+
+static bool reached_now(_Atomic uint32_t *word, uint32_t target)
+{
+	return shmar__reached(atomic_load_explicit(word, memory_order_acquire), target);
+}
+
+/* Busy phase: true once the word reached target. */
+static bool spin_phase(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t target)
+{
+	uint64_t end;
+	unsigned i;
+
+	if (w->spin_ns == 0)
+		return false;
+	end = shmar__now_ns() + w->spin_ns;
+	for (i = 1;; i++) {
+		cpu_relax();
+		if (reached_now(word, target))
+			return true;
+		if (i % SPINS_PER_CHECK)
+			continue;
+		if (aborted(w) || shmar__now_ns() >= end)
+			return false;
+		/* Oversubscribed: the peer we wait for may need our CPU. */
+		if (w->yield) {
+			sched_yield();
+			w->stats->yields++;
+		}
+	}
+}
+
+/* One futex sleep of at most slice_ns, announced in the sleeper count. */
+static void sleep_once(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t target,
+		       _Atomic uint32_t *sleepers, uint64_t slice_ns)
+{
+	uint32_t seen;
+
+	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+	seen = atomic_load_explicit(word, memory_order_seq_cst);
+	if (!shmar__reached(seen, target) && !aborted(w)) {
+		w->stats->futex_waits++;
+		shmar__futex_wait(word, seen, (int64_t)slice_ns);
+	}
+	atomic_fetch_sub_explicit(sleepers, 1, memory_order_seq_cst);
+}
+
+int shmar__wait_word(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t target,
+		     _Atomic uint32_t *sleepers, _Atomic uint32_t *peer_state, int peer)
+{
+	uint64_t now, slice;
+	int err;
+
+	w->stats->waits++;
+	if (reached_now(word, target))
+		return 0;
+	/* The deadline runs from the first wait of a call that had to wait. */
+	if (w->timeout_ns && !w->deadline_ns)
+		w->deadline_ns = shmar__now_ns() + w->timeout_ns;
+	if (spin_phase(w, word, target)) {
+		w->stats->spin_waits++;
+		return 0;
+	}
+	for (;;) {
+		if (reached_now(word, target))
+			return 0;
+		if (aborted(w))
+			return SHMAR_WAIT_ABORTED;
+		now = shmar__now_ns();
+		if (w->deadline_ns && now >= w->deadline_ns)
+			return -ETIMEDOUT;
+		/*
+		 * Only the peer we wait for matters: a rank that exited after
+		 * posting what we need did nothing wrong, and a peer blocked on
+		 * a dead third rank finds out itself and raises the abort word.
+		 */
+		w->stats->liveness_polls++;
+		err = shmar__liveness_check_rank(w->live, peer);
+		if (err < 0) {
+			w->dead_rank = peer;
+			return err;
+		}
+		if (peer_state && atomic_load_explicit(peer_state, memory_order_acquire) ==
+					  SHMAR_RANK_LEFT) {
+			w->dead_rank = peer;
+			return -EOWNERDEAD;
+		}
+		slice = w->slice_ns;
+		if (w->deadline_ns && w->deadline_ns - now < slice)
+			slice = w->deadline_ns - now;
+		sleep_once(w, word, target, sleepers, slice);
+	}
+}
+
+void shmar__post_word(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t value,
+		      _Atomic uint32_t *sleepers)
+{
+	atomic_store_explicit(word, value, memory_order_seq_cst);
+	if (atomic_load_explicit(sleepers, memory_order_seq_cst) != 0) {
+		w->stats->futex_wakes++;
+		shmar__futex_wake(word, INT_MAX);
+	}
+}
+
+void shmar__wake_all(struct shmar__waitctx *w, _Atomic uint32_t *word, _Atomic uint32_t *sleepers)
+{
+	if (atomic_load_explicit(sleepers, memory_order_seq_cst) != 0) {
+		w->stats->futex_wakes++;
+		shmar__futex_wake(word, INT_MAX);
+	}
+}
+
+/* cgroup v2 cpu.max "quota period", or "max period": the CPUs the quota buys. */
+static int cgroup_cpu_quota(void)
+{
+	long long quota, period;
+	char buf[64];
+	FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
+	int n;
+
+	if (!f)
+		return INT_MAX;
+	n = fgets(buf, sizeof(buf), f) ? sscanf(buf, "%lld %lld", &quota, &period) : 0;
+	fclose(f);
+	if (n != 2 || quota <= 0 || period <= 0)
+		return INT_MAX; /* "max": no quota */
+	return (int)((quota + period - 1) / period);
+}
+
+int shmar__usable_cpus(void)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	int quota = cgroup_cpu_quota();
+	int cpus = online > 0 && online < INT_MAX ? (int)online : 1;
+
+	return quota < cpus ? quota : cpus;
+}
