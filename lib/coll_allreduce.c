@@ -1,14 +1,122 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * coll_allreduce.c - shmar_allreduce (filled by the all-reduce work).
+ * coll_allreduce.c - shmar_allreduce.
+ *
+ * Small messages (<= small_max): every rank copies its input into its slot,
+ * one synchronisation, then every rank reduces all N slots into its output.
+ *
+ * Large messages, per slot-sized chunk: copy in; synchronise; rank r reduces
+ * slice r of every slot into its own slot (reduce-scatter in place);
+ * synchronise; every rank copies all slices out (all-gather).
+ *
+ * Both run the same kernel over all N inputs in rank order, so they give the
+ * same bits (DESIGN.md, Numerics) whatever the threshold or chunk size.
  */
 #include <errno.h>
+#include <string.h>
 
-#include "shmar-private.h"
+#include "coll.h"
+
+static void gather_sources(struct shmar_comm *comm, unsigned parity, size_t offset,
+			   const void **srcs)
+{
+	for (int r = 0; r < comm->nranks; r++)
+		srcs[r] = (const char *)shmar__slot(comm, r, parity) + offset;
+}
+
+static int allreduce_small(struct shmar_comm *comm, const struct shmar__desc *d,
+			   const void *sendbuf, void *recvbuf, size_t count, size_t bytes,
+			   shmar__reduce_fn reduce)
+{
+	const void *srcs[SHMAR_MAX_RANKS];
+	unsigned parity = shmar__next_round(comm);
+	int err;
+
+	if (bytes)
+		memcpy(shmar__slot(comm, comm->rank, parity), sendbuf, bytes);
+	err = shmar__chan_sync(comm, d);
+	if (err < 0 || count == 0)
+		return err;
+	gather_sources(comm, parity, 0, srcs);
+	reduce(recvbuf, srcs, (unsigned)comm->nranks, count);
+	return 0;
+}
+
+static int allreduce_chunk(struct shmar_comm *comm, const struct shmar__desc *d,
+			   const char *in, char *out, size_t count, size_t esize,
+			   shmar__reduce_fn reduce)
+{
+	const void *srcs[SHMAR_MAX_RANKS];
+	unsigned parity = shmar__next_round(comm);
+	char *mine = shmar__slot(comm, comm->rank, parity);
+	size_t lo, hi;
+	int err;
+
+	memcpy(mine, in, count * esize);
+	err = shmar__chan_sync(comm, d);
+	if (err < 0)
+		return err;
+	/* reduce-scatter: slice r of every slot, into slice r of our own slot */
+	shmar__slice(count, esize, comm->nranks, comm->rank, &lo, &hi);
+	gather_sources(comm, parity, lo * esize, srcs);
+	if (hi > lo)
+		reduce(mine + lo * esize, srcs, (unsigned)comm->nranks, hi - lo);
+	err = shmar__chan_sync(comm, d);
+	if (err < 0)
+		return err;
+	/* all-gather: every reduced slice, from its owner's slot */
+	for (int r = 0; r < comm->nranks; r++) {
+		shmar__slice(count, esize, comm->nranks, r, &lo, &hi);
+		if (hi > lo)
+			memcpy(out + lo * esize,
+			       (const char *)shmar__slot(comm, r, parity) + lo * esize,
+			       (hi - lo) * esize);
+	}
+	return 0;
+}
+
+static int allreduce_large(struct shmar_comm *comm, const struct shmar__desc *d,
+			   const char *in, char *out, size_t count, size_t esize,
+			   shmar__reduce_fn reduce)
+{
+	size_t chunk = comm->layout.slot_bytes / esize, done = 0, n;
+	int err;
+
+	while (done < count) {
+		n = count - done < chunk ? count - done : chunk;
+		err = allreduce_chunk(comm, d, in + done * esize, out + done * esize, n, esize, reduce);
+		if (err < 0)
+			return err;
+		done += n;
+	}
+	return 0;
+}
 
 SHMAR_EXPORT int shmar_allreduce(struct shmar_comm *comm, const void *sendbuf, void *recvbuf,
 				 size_t count, enum shmar_dtype dtype, enum shmar_op op)
 {
-	(void)comm, (void)sendbuf, (void)recvbuf, (void)count, (void)dtype, (void)op;
-	return -ENOSYS;
+	struct shmar__desc d;
+	shmar__reduce_fn reduce;
+	size_t esize, bytes;
+	int err;
+
+	if (!comm)
+		return -EINVAL;
+	if ((err = shmar__check_dtype(comm, dtype, count, &esize, &bytes)) < 0 ||
+	    (err = shmar__check_op(comm, op)) < 0 ||
+	    (err = shmar__check_buf(comm, sendbuf, bytes, "sendbuf")) < 0 ||
+	    (err = shmar__check_buf(comm, recvbuf, bytes, "recvbuf")) < 0 ||
+	    (err = shmar__check_overlap(comm, sendbuf, bytes, recvbuf, bytes)) < 0)
+		return err;
+	err = shmar__enter(comm);
+	if (err < 0)
+		return err;
+	reduce = comm->kern->reduce[dtype][op];
+	shmar__chan_desc(comm, &d, SHMAR_KIND_ALLREDUCE, dtype, op, count, 0);
+	if (bytes <= comm->set.small_max || count == 0)
+		err = allreduce_small(comm, &d, sendbuf, recvbuf, count, bytes, reduce);
+	else
+		err = allreduce_large(comm, &d, sendbuf, recvbuf, count, esize, reduce);
+	shmar__leave(comm);
+	return err;
 }

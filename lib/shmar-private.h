@@ -85,6 +85,7 @@ struct shmar_comm {
 	/* sequencing: identical on every rank while ranks make the same calls */
 	uint32_t posts;               /* posts made by this rank */
 	uint32_t calls;               /* collective calls started */
+	uint32_t rounds;              /* uses of the double-buffered slots (coll.h) */
 
 	const struct shmar__kernels *kern;
 	struct shmar__stats stats;

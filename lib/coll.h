@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * coll.h - what the collectives share: argument checks, rounds over the
+ * double-buffered slots, and slicing on 64-byte boundaries.
+ */
+#ifndef LIBSHMAR_COLL_H
+#define LIBSHMAR_COLL_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "shmar-private.h"
+
+/*
+ * A round is one use of the slots: copy in, synchronise, read.  Round j uses
+ * slot j & 1.  Writing slot j & 1 again in round j + 2 is safe: that needs
+ * every peer's first post of round j + 1, which a peer makes only after it
+ * finished reading round j.
+ */
+static inline unsigned shmar__next_round(struct shmar_comm *comm)
+{
+	return comm->rounds++ & 1;
+}
+
+static inline void *shmar__slot(struct shmar_comm *comm, int rank, unsigned parity)
+{
+	return shmar__seg_slot(comm->base, &comm->layout, (unsigned)rank, parity);
+}
+
+/* Element range [lo, hi) of rank r when n elements are split over nranks in
+ * whole 64-byte units (esize divides 64). */
+static inline void shmar__slice(size_t n, size_t esize, int nranks, int r, size_t *lo, size_t *hi)
+{
+	size_t unit = 64 / esize;
+	size_t units = (n + unit - 1) / unit;
+	size_t each = units / (size_t)nranks, extra = units % (size_t)nranks;
+	size_t first = (size_t)r * each + ((size_t)r < extra ? (size_t)r : extra);
+	size_t mine = each + ((size_t)r < extra ? 1 : 0);
+
+	*lo = first * unit < n ? first * unit : n;
+	*hi = (first + mine) * unit < n ? (first + mine) * unit : n;
+}
+
+/*
+ * Argument checks, made before anything shared is touched: -EINVAL with the
+ * reason in last_error, and the comm stays usable.
+ */
+static inline int shmar__check_dtype(struct shmar_comm *comm, int dtype, size_t count,
+				     size_t *esize, size_t *bytes)
+{
+	*bytes = 0;
+	*esize = shmar__dtype_size(dtype);
+	if (*esize == 0)
+		return shmar__fail(comm, -EINVAL, "unknown dtype %d", dtype);
+	if (__builtin_mul_overflow(count, *esize, bytes))
+		return shmar__fail(comm, -EINVAL, "count %zu x %zu bytes overflows", count, *esize);
+	return 0;
+}
+
+static inline int shmar__check_op(struct shmar_comm *comm, int op)
+{
+	if (op < SHMAR_SUM || op > SHMAR_AVG)
+		return shmar__fail(comm, -EINVAL, "unknown op %d", op);
+	return 0;
+}
+
+static inline int shmar__check_buf(struct shmar_comm *comm, const void *buf, size_t bytes,
+				   const char *what)
+{
+	if (bytes && !buf)
+		return shmar__fail(comm, -EINVAL, "%s is NULL", what);
+	if (bytes && (uintptr_t)buf > UINTPTR_MAX - bytes)
+		return shmar__fail(comm, -EINVAL, "%s wraps around the address space", what);
+	return 0;
+}
+
+/* Distinct buffers must not overlap: the result would depend on copy order. */
+static inline int shmar__check_overlap(struct shmar_comm *comm, const void *a, size_t abytes,
+				       const void *b, size_t bbytes)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	if (a == b || !abytes || !bbytes)
+		return 0;
+	if (x < y + bbytes && y < x + abytes)
+		return shmar__fail(comm, -EINVAL, "sendbuf and recvbuf overlap without being equal");
+	return 0;
+}
+
+#endif /* LIBSHMAR_COLL_H */
