@@ -218,6 +218,9 @@ static int comm_open(struct shmar_comm *comm, char *why, size_t len)
 			 bad_rank >= 0 ? (int)rdv.pids[bad_rank] : 0);
 		goto out;
 	}
+	err = shmar__liveness_ring_open(&comm->live, comm->set.io_uring, why, len);
+	if (err < 0)
+		goto out;
 	own_ctl(comm)->pid = (uint32_t)getpid();
 	atomic_store_explicit(&own_ctl(comm)->state, SHMAR_RANK_ACTIVE, memory_order_release);
 	shmar__segment_prefault_peers(comm->base, &comm->layout, (unsigned)comm->rank);

@@ -3,12 +3,15 @@
  * liveness.c - pidfds of the peers, and the poll that tells who died.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "futex.h"
 #include "liveness.h"
+#include "ring.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -28,7 +31,8 @@ static int liveness_alloc(struct shmar__liveness *lv, int nranks)
 	lv->pidfds = malloc((size_t)nranks * sizeof(*lv->pidfds));
 	lv->pfds = calloc((size_t)nranks, sizeof(*lv->pfds));
 	lv->pfd_rank = calloc((size_t)nranks, sizeof(*lv->pfd_rank));
-	if (!lv->pids || !lv->pidfds || !lv->pfds || !lv->pfd_rank)
+	lv->exited = calloc((size_t)nranks, sizeof(*lv->exited));
+	if (!lv->pids || !lv->pidfds || !lv->pfds || !lv->pfd_rank || !lv->exited)
 		return -ENOMEM;
 	for (int r = 0; r < nranks; r++)
 		lv->pidfds[r] = -1;
@@ -75,6 +79,7 @@ fail:
 
 void shmar__liveness_fini(struct shmar__liveness *lv)
 {
+	shmar__ring_close(lv->ring);
 	if (lv->pidfds)
 		for (int r = 0; r < lv->nranks; r++)
 			if (lv->pidfds[r] >= 0)
@@ -83,6 +88,7 @@ void shmar__liveness_fini(struct shmar__liveness *lv)
 	free(lv->pidfds);
 	free(lv->pfds);
 	free(lv->pfd_rank);
+	free(lv->exited);
 	memset(lv, 0, sizeof(*lv));
 }
 
@@ -107,5 +113,39 @@ int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank)
 
 	if (rank == lv->self || pfd.fd < 0)
 		return 0;
+	if (lv->ring) { /* the ring has been watching: no system call */
+		shmar__ring_reap(lv->ring);
+		return lv->exited[rank] ? -EOWNERDEAD : 0;
+	}
 	return poll(&pfd, 1, 0) > 0 ? -EOWNERDEAD : 0;
+}
+
+int shmar__liveness_ring_open(struct shmar__liveness *lv, int mode, char *why, size_t why_len)
+{
+	int err = 0;
+
+	if (mode == 0 || lv->nranks < 2)
+		return 0;
+	lv->ring = shmar__ring_open(lv->pidfds, lv->nranks, lv->self, lv->exited, &err);
+	if (lv->ring || mode < 0)
+		return 0; /* the fallback serves */
+	snprintf(why, why_len, "SHMAR_IO_URING=1 but io_uring cannot be used here: %s",
+		 err == -ENOTSUP ? "no futex wait opcode (Linux 6.7) or built without liburing"
+				 : strerror(-err));
+	return err;
+}
+
+void shmar__liveness_sleep(struct shmar__liveness *lv, _Atomic uint32_t *word, uint32_t seen,
+			   uint64_t timeout_ns)
+{
+	if (lv->ring)
+		shmar__ring_sleep(lv->ring, word, seen, timeout_ns);
+	else
+		shmar__futex_wait(word, seen, (int64_t)timeout_ns);
+}
+
+void shmar__liveness_settle(struct shmar__liveness *lv)
+{
+	if (lv->ring)
+		shmar__ring_settle(lv->ring);
 }

@@ -9,7 +9,12 @@
 #define LIBSHMAR_LIVENESS_H
 
 #include <poll.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+struct shmar__ring;
 
 struct shmar__liveness {
 	int nranks;
@@ -19,6 +24,8 @@ struct shmar__liveness {
 	struct pollfd *pfds;  /* the peers' pidfds, for one poll() */
 	int *pfd_rank;        /* rank of pfds[i] */
 	int npfds;
+	bool *exited;         /* per rank: its pidfd fired (filled by the ring) */
+	struct shmar__ring *ring; /* NULL: futex slices and poll() */
 };
 
 /*
@@ -33,6 +40,20 @@ void shmar__liveness_fini(struct shmar__liveness *lv);
 int shmar__liveness_check(struct shmar__liveness *lv, int *dead_rank);
 /* 0 while the process of rank lives, -EOWNERDEAD once it exited. */
 int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank);
+/*
+ * Watch the pidfds and sleep through one io_uring (ring.h).  mode: -1 use it
+ * when the kernel allows, 0 never, 1 required (its absence is an error).
+ * 0, or -errno when required and unavailable (the reason in why).
+ */
+int shmar__liveness_ring_open(struct shmar__liveness *lv, int mode, char *why, size_t why_len);
+
+/* Sleep while *word == seen, at most timeout_ns; with the ring a peer's exit
+ * ends the sleep at once. */
+void shmar__liveness_sleep(struct shmar__liveness *lv, _Atomic uint32_t *word, uint32_t seen,
+			   uint64_t timeout_ns);
+/* A wait ended: take back whatever the ring still has queued for it. */
+void shmar__liveness_settle(struct shmar__liveness *lv);
+
 /* pidfd of a process, or -errno. */
 int shmar__pidfd_open(pid_t pid);
 

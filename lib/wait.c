@@ -22,6 +22,7 @@
 
 #include "shmar-private.h"
 #include "futex.h"
+#include "liveness.h"
 
 /* Clock and abort word are looked at once per this many spins. */
 #define SPINS_PER_CHECK 64
@@ -88,27 +89,17 @@ static void sleep_once(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_
 	seen = atomic_load_explicit(word, memory_order_seq_cst);
 	if (!shmar__reached(seen, target) && !aborted(w)) {
 		w->stats->futex_waits++;
-		shmar__futex_wait(word, seen, (int64_t)slice_ns);
+		shmar__liveness_sleep(w->live, word, seen, slice_ns);
 	}
 	atomic_fetch_sub_explicit(sleepers, 1, memory_order_seq_cst);
 }
 
-int shmar__wait_word(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t target,
-		     _Atomic uint32_t *sleepers, _Atomic uint32_t *peer_state, int peer)
+static int sleep_phase(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t target,
+		       _Atomic uint32_t *sleepers, _Atomic uint32_t *peer_state, int peer)
 {
 	uint64_t now, slice;
 	int err;
 
-	w->stats->waits++;
-	if (reached_now(word, target))
-		return 0;
-	/* The deadline runs from the first wait of a call that had to wait. */
-	if (w->timeout_ns && !w->deadline_ns)
-		w->deadline_ns = shmar__now_ns() + w->timeout_ns;
-	if (spin_phase(w, word, target)) {
-		w->stats->spin_waits++;
-		return 0;
-	}
 	for (;;) {
 		if (reached_now(word, target))
 			return 0;
@@ -138,6 +129,26 @@ int shmar__wait_word(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t 
 			slice = w->deadline_ns - now;
 		sleep_once(w, word, target, sleepers, slice);
 	}
+}
+
+int shmar__wait_word(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t target,
+		     _Atomic uint32_t *sleepers, _Atomic uint32_t *peer_state, int peer)
+{
+	int ret;
+
+	w->stats->waits++;
+	if (reached_now(word, target))
+		return 0;
+	/* The deadline runs from the first wait of a call that had to wait. */
+	if (w->timeout_ns && !w->deadline_ns)
+		w->deadline_ns = shmar__now_ns() + w->timeout_ns;
+	if (spin_phase(w, word, target)) {
+		w->stats->spin_waits++;
+		return 0;
+	}
+	ret = sleep_phase(w, word, target, sleepers, peer_state, peer);
+	shmar__liveness_settle(w->live);
+	return ret;
 }
 
 void shmar__post_word(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t value,

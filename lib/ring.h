@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ring.h - one io_uring per comm that sleeps on a futex word *and* watches
+ * every peer's pidfd, so a death wakes a sleeping waiter at once.
+ *
+ * Needs liburing at build time and IORING_OP_FUTEX_WAIT (Linux 6.7) at run
+ * time; without either, or when io_uring is blocked (seccomp,
+ * kernel.io_uring_disabled), the wait engine sleeps in futex slices and
+ * polls the pidfds between them.  No liburing type leaks out of this file.
+ */
+#ifndef LIBSHMAR_RING_H
+#define LIBSHMAR_RING_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct shmar__ring;
+
+/*
+ * A ring watching pidfds[r] for every r != self (exited[r] is set when one
+ * fires).  Returns the ring, or NULL with *err: -ENOTSUP (no liburing, no
+ * futex opcode), or what io_uring_setup said (-EPERM, -ENOSYS, -ENOMEM).
+ */
+struct shmar__ring *shmar__ring_open(const int *pidfds, int nranks, int self, bool *exited,
+				     int *err);
+void shmar__ring_close(struct shmar__ring *ring);
+
+/*
+ * Sleep while *word == seen, at most timeout_ns, or until a watched process
+ * exits.  A futex wait already queued on the same word is reused.
+ */
+void shmar__ring_sleep(struct shmar__ring *ring, _Atomic uint32_t *word, uint32_t seen,
+		       uint64_t timeout_ns);
+/* Take back a futex wait still queued: called when a wait ends. */
+void shmar__ring_settle(struct shmar__ring *ring);
+/* Collect completions without sleeping (pidfds that fired). */
+void shmar__ring_reap(struct shmar__ring *ring);
+
+#endif /* LIBSHMAR_RING_H */
