@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-faults.c - fault injection: 4 ranks run random collectives while the
+ * harness SIGKILLs a random rank at a random moment (or a rank aborts, calls
+ * the wrong collective, or arrives after the deadline).  Every survivor must
+ * return the documented error quickly, and nothing may hang or leak.
+ *
+ * SHMAR_TEST_TRIALS=N raises the number of kill trials (a soak).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#define NRANKS 4
+#define MAX_ELEMS (8u << 20) / 2 /* 8 MiB of bf16 */
+
+enum fault { FAULT_KILL, FAULT_ABORT, FAULT_MISMATCH, FAULT_DEADLINE };
+
+struct trial {
+	char name[80];
+	enum fault fault;
+	uint64_t seed;
+	int culprit;                  /* the rank that dies, aborts, differs or is late */
+	long culprit_call;            /* when it does so (abort, mismatch, deadline) */
+	volatile int ready;           /* ranks that formed the job */
+	volatile double error_time[NRANKS];
+	volatile int error[NRANKS];
+};
+
+static int devshm_before;
+
+static int setup(void **state)
+{
+	(void)state;
+	devshm_before = th_devshm_shmar();
+	return th_dir_create();
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	assert_int_equal(th_dir_entries(), 0);
+	assert_int_equal(th_devshm_shmar(), devshm_before);
+	return th_dir_remove();
+}
+
+/* One random collective, the same on every rank for the same call number. */
+static int random_call(struct shmar_comm *comm, uint64_t *rng, void *a, void *b, int rank,
+		       const struct trial *t, long call)
+{
+	uint64_t r;
+	size_t count;
+	int dtype;
+
+	*rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+	r = *rng >> 11;
+	dtype = r & 1 ? SHMAR_BFLOAT16 : SHMAR_FLOAT32;
+	/* 4 B to 8 MiB, mostly small: log-uniform sizes */
+	count = ((size_t)1 << (r >> 8) % 22) / (dtype == SHMAR_FLOAT32 ? 2 : 1);
+	count = count ? count : 1;
+	if ((r >> 20) % 4 < 2)
+		count = count / NRANKS + 1; /* reduce_scatter and allgather: per rank */
+	/* the culprit's call differs in its count argument */
+	if (t->fault == FAULT_MISMATCH && rank == t->culprit && call == t->culprit_call)
+		count++;
+	switch ((r >> 20) % 4) {
+	case 0: return shmar_reduce_scatter(comm, a, b, count, dtype, SHMAR_SUM);
+	case 1: return shmar_allgather(comm, a, b, count, dtype);
+	case 2: return shmar_broadcast(comm, a, count, dtype, (int)((r >> 30) % NRANKS));
+	default: return shmar_allreduce(comm, a, a, count, dtype, SHMAR_SUM);
+	}
+}
+
+static int expected_error(enum fault f)
+{
+	switch (f) {
+	case FAULT_KILL: return -EOWNERDEAD;
+	case FAULT_ABORT: return -ECANCELED;
+	case FAULT_MISMATCH: return -EPROTO;
+	default: return -ETIMEDOUT;
+	}
+}
+
+static int rank_loop(int rank, int nranks, void *arg)
+{
+	struct trial *t = arg;
+	struct shmar_config cfg;
+	struct shmar_comm *comm = NULL;
+	void *a = calloc(MAX_ELEMS + 64, 4), *b = calloc((size_t)MAX_ELEMS * 2 + 64, 4);
+	uint64_t rng = t->seed;
+	char want[32];
+	int err = 0;
+
+	TH_CHECK(a && b);
+	th_config(&cfg);
+	if (t->fault == FAULT_DEADLINE)
+		cfg.timeout_ms = 200;
+	TH_CHECK_EQ(shmar_comm_init(&comm, t->name, nranks, rank, &cfg), 0);
+	__atomic_add_fetch(&t->ready, 1, __ATOMIC_SEQ_CST);
+	for (long call = 0; err == 0; call++) {
+		if (rank == t->culprit && call == t->culprit_call) {
+			if (t->fault == FAULT_ABORT) {
+				TH_CHECK_EQ(shmar_comm_abort(comm), 0);
+			} else if (t->fault == FAULT_DEADLINE) {
+				usleep(600000);
+			}
+		}
+		err = random_call(comm, &rng, a, b, rank, t, call);
+	}
+	t->error_time[rank] = th_now();
+	t->error[rank] = err;
+	TH_CHECK_EQ(err, expected_error(t->fault));
+	/* the message names the rank at fault (not for a mismatch: anyone may see it) */
+	snprintf(want, sizeof(want), "rank %d", t->culprit);
+	if (t->fault != FAULT_MISMATCH && !strstr(shmar_comm_last_error(comm), want)) {
+		fprintf(stderr, "rank %d: \"%s\" does not name %s\n", rank,
+			shmar_comm_last_error(comm), want);
+		return 1;
+	}
+	/* revoked: the same error at once, whatever the call */
+	TH_CHECK_EQ(shmar_barrier(comm), err);
+	TH_CHECK_EQ(shmar_allreduce(comm, a, a, 4, SHMAR_FLOAT32, SHMAR_SUM), err);
+	TH_CHECK_EQ(shmar_comm_destroy(comm), 0);
+	free(a);
+	free(b);
+	return 0;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double p = *(const double *)x, q = *(const double *)y;
+
+	return (p > q) - (p < q);
+}
+
+/* One kill trial; returns the slowest survivor's detection time in seconds. */
+static double kill_trial(struct trial *t, uint64_t seed)
+{
+	pid_t pids[NRANKS];
+	double kill_time, worst = 0;
+	int st;
+
+	memset(t, 0, sizeof(*t));
+	th_job_name(t->name, sizeof(t->name), "kill");
+	t->fault = FAULT_KILL;
+	t->seed = seed;
+	t->culprit = (int)(th_rand() % NRANKS);
+	for (int r = 0; r < NRANKS; r++)
+		pids[r] = th_spawn(rank_loop, r, NRANKS, t, 60);
+	while (__atomic_load_n(&t->ready, __ATOMIC_SEQ_CST) < NRANKS)
+		usleep(1000);
+	usleep((useconds_t)(th_rand() % 150000));
+	kill_time = th_now();
+	kill(pids[t->culprit], SIGKILL);
+	assert_int_equal(waitpid(pids[t->culprit], &st, 0), pids[t->culprit]);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	for (int r = 0; r < NRANKS; r++) {
+		if (r == t->culprit)
+			continue;
+		assert_int_equal(th_wait(pids[r]), 0);
+		if (t->error_time[r] - kill_time > worst)
+			worst = t->error_time[r] - kill_time;
+	}
+	assert_int_equal(th_dir_entries(), 0);
+	return worst;
+}
+
+static void kill_trials(const char *io_uring, int trials)
+{
+	struct trial *t = th_shared(sizeof(*t));
+	double *lat = calloc((size_t)trials, sizeof(double));
+	int fds = th_count_fds();
+
+	setenv("SHMAR_IO_URING", io_uring, 1);
+	for (int i = 0; i < trials; i++)
+		lat[i] = kill_trial(t, th_rand());
+	unsetenv("SHMAR_IO_URING");
+	qsort(lat, (size_t)trials, sizeof(double), cmp_double);
+	print_message("SHMAR_IO_URING=%s: %d kill trials, slowest survivor per trial: median %.1f ms, max %.1f ms\n",
+		      io_uring, trials, lat[trials / 2] * 1e3, lat[trials - 1] * 1e3);
+	/* every survivor knew within 200 ms of the kill */
+	assert_true(lat[trials - 1] < 0.200);
+	assert_int_equal(th_count_fds(), fds);
+	free(lat);
+}
+
+static int trials_wanted(void)
+{
+	const char *s = getenv("SHMAR_TEST_TRIALS");
+	int n = s ? atoi(s) : 0;
+
+	return n > 0 ? n : 100;
+}
+
+static void test_kill_ring(void **state)
+{
+	(void)state;
+	kill_trials("auto", trials_wanted());
+}
+
+static void test_kill_fallback(void **state)
+{
+	(void)state;
+	kill_trials("0", trials_wanted());
+}
+
+/* Abort, mismatch and deadline: the same error on every rank. */
+static void fault_trials(enum fault f, int trials)
+{
+	struct trial *t = th_shared(sizeof(*t));
+
+	for (int i = 0; i < trials; i++) {
+		memset(t, 0, sizeof(*t));
+		th_job_name(t->name, sizeof(t->name), "fault");
+		t->fault = f;
+		t->seed = th_rand();
+		t->culprit = (int)(th_rand() % NRANKS);
+		t->culprit_call = (long)(th_rand() % 40);
+		assert_int_equal(th_run_ranks(NRANKS, rank_loop, t, 60, NULL), 0);
+		for (int r = 0; r < NRANKS; r++)
+			assert_int_equal(t->error[r], expected_error(f));
+	}
+}
+
+static void test_abort(void **state) { (void)state; fault_trials(FAULT_ABORT, 20); }
+static void test_mismatch(void **state) { (void)state; fault_trials(FAULT_MISMATCH, 20); }
+static void test_deadline(void **state) { (void)state; fault_trials(FAULT_DEADLINE, 5); }
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_fallback, setup, teardown),
+	};
+
+	th_seed((uint64_t)getpid() * 2654435761u);
+	return cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 0;
+}
