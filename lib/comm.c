@@ -214,8 +214,8 @@ static int comm_open(struct shmar_comm *comm, char *why, size_t len)
 	err = shmar__liveness_init(&comm->live, comm->nranks, comm->rank, rdv.pids, rdv.pidfds,
 				   &bad_rank);
 	if (err < 0) {
-		snprintf(why, len, "rank %d (pid %d) is gone", bad_rank,
-			 bad_rank >= 0 ? (int)rdv.pids[bad_rank] : 0);
+		snprintf(why, len, "cannot watch rank %d (pid %d): %s", bad_rank,
+			 bad_rank >= 0 ? (int)rdv.pids[bad_rank] : 0, strerror(-err));
 		goto out;
 	}
 	err = shmar__liveness_ring_open(&comm->live, comm->set.io_uring, why, len);

@@ -59,8 +59,18 @@ int shmar__liveness_init(struct shmar__liveness *lv, int nranks, int self, const
 			pidfds[r] = -1;
 		} else {
 			lv->pidfds[r] = shmar__pidfd_open(pids[r]);
+			if (lv->pidfds[r] == -ESRCH) {
+				/*
+				 * It exited after the job formed (it may have
+				 * finished its part): a collective that needs it
+				 * reports the death, not init.
+				 */
+				lv->pidfds[r] = -1;
+				lv->exited[r] = true;
+				continue;
+			}
 			if (lv->pidfds[r] < 0) {
-				err = lv->pidfds[r] == -ESRCH ? -EOWNERDEAD : lv->pidfds[r];
+				err = lv->pidfds[r];
 				lv->pidfds[r] = -1;
 				*bad_rank = r;
 				goto fail;
@@ -111,12 +121,14 @@ int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank)
 {
 	struct pollfd pfd = { .fd = lv->pidfds[rank], .events = POLLIN };
 
-	if (rank == lv->self || pfd.fd < 0)
+	if (rank == lv->self)
 		return 0;
-	if (lv->ring) { /* the ring has been watching: no system call */
+	if (lv->ring) /* the ring has been watching: no system call */
 		shmar__ring_reap(lv->ring);
-		return lv->exited[rank] ? -EOWNERDEAD : 0;
-	}
+	if (lv->exited[rank])
+		return -EOWNERDEAD;
+	if (lv->ring || pfd.fd < 0)
+		return 0;
 	return poll(&pfd, 1, 0) > 0 ? -EOWNERDEAD : 0;
 }
 
