@@ -34,3 +34,14 @@ int shmar__futex_wake(_Atomic uint32_t *word, int n)
 
 	return woken < 0 ? -errno : (int)woken;
 }
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* Linux 5.3 */
+#endif
+
+int shmar__pidfd_open(pid_t pid)
+{
+	long fd = syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? -errno : (int)fd;
+}

@@ -3,6 +3,8 @@
  * liveness.c - pidfds of the peers, and the poll that tells who died.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,18 +14,6 @@
 #include "futex.h"
 #include "liveness.h"
 #include "ring.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-
-int shmar__pidfd_open(pid_t pid)
-{
-	long fd = syscall(SYS_pidfd_open, pid, 0);
-
-	/* pidfd_open() gives no O_CLOEXEC flag: its fds are close-on-exec already. */
-	return fd < 0 ? -errno : (int)fd;
-}
 
 static int liveness_alloc(struct shmar__liveness *lv, int nranks)
 {
@@ -67,6 +57,12 @@ int shmar__liveness_init(struct shmar__liveness *lv, int nranks, int self, const
 				 */
 				lv->pidfds[r] = -1;
 				lv->exited[r] = true;
+				continue;
+			}
+			if (lv->pidfds[r] == -ENOSYS || lv->pidfds[r] == -EPERM) {
+				/* no pidfds here (seccomp, valgrind, Linux < 5.3):
+				 * pid_gone() looks at the pid itself */
+				lv->pidfds[r] = -1;
 				continue;
 			}
 			if (lv->pidfds[r] < 0) {
@@ -117,6 +113,28 @@ int shmar__liveness_check(struct shmar__liveness *lv, int *dead_rank)
 	return 0;
 }
 
+/* Without a pidfd: gone if the pid no longer exists or is a zombie. */
+static bool pid_gone(pid_t pid)
+{
+	char path[64], buf[256], *close_paren;
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* no /proc: kill() said it exists */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	close_paren = strrchr(buf, ')'); /* "pid (comm) S ..." */
+	return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
+}
+
 int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank)
 {
 	struct pollfd pfd = { .fd = lv->pidfds[rank], .events = POLLIN };
@@ -127,8 +145,10 @@ int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank)
 		shmar__ring_reap(lv->ring);
 	if (lv->exited[rank])
 		return -EOWNERDEAD;
-	if (lv->ring || pfd.fd < 0)
+	if (lv->ring)
 		return 0;
+	if (pfd.fd < 0)
+		return pid_gone(lv->pids[rank]) ? -EOWNERDEAD : 0;
 	return poll(&pfd, 1, 0) > 0 ? -EOWNERDEAD : 0;
 }
 

@@ -54,7 +54,4 @@ void shmar__liveness_sleep(struct shmar__liveness *lv, _Atomic uint32_t *word, u
 /* A wait ended: take back whatever the ring still has queued for it. */
 void shmar__liveness_settle(struct shmar__liveness *lv);
 
-/* pidfd of a process, or -errno. */
-int shmar__pidfd_open(pid_t pid);
-
 #endif /* LIBSHMAR_LIVENESS_H */

@@ -24,6 +24,7 @@
 #include "shmar-private.h"
 #include "rendezvous.h"
 #include "rendezvous-msg.h"
+#include "futex.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77 /* Linux 6.5 */
