@@ -1,0 +1,397 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# test-shmar-run.sh - shmar-run(1): usage errors, the ranks' environment,
+# --bind, how a failing rank ends the job, signal forwarding, and that no
+# process of a job is left behind.
+#
+# An automake test (top_builddir and top_srcdir come from the environment):
+# exit 0 pass, 1 fail, 77 skip, 99 hard error.  Every shmar-run is bounded
+# by timeout(1), and ranks are shmar-run-helper processes with a marker on
+# their command line that is unique to this run, which pgrep -f looks for.
+
+set -u
+
+: "${top_builddir:=.}"
+run=$top_builddir/tools/shmar-run
+helper=$top_builddir/tests/tools/shmar-run-helper
+for prog in "$run" "$helper"; do
+	if [ ! -x "$prog" ]; then
+		echo "ERROR: $prog is not built"
+		exit 99
+	fi
+done
+for tool in timeout pgrep od date; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "SKIP: $tool not found"
+		exit 77
+	fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-shmar-run.XXXXXX") || exit 99
+marker=shmar-run-test-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+
+# Whatever a failed check left running, by pid (the marker is this run's own).
+cleanup() {
+	pids=$(pgrep -f "$marker")
+	[ -z "$pids" ] || kill -KILL $pids 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 99' HUP INT TERM
+
+# The environment of the ranks is part of what is tested.
+unset SHMAR_JOB SHMAR_NRANKS SHMAR_RANK LOCAL_RANK LOCAL_WORLD_SIZE OMP_NUM_THREADS
+
+fails=0
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+pass() {
+	echo "ok: $*"
+}
+show_stderr() {
+	sed 's/^/    stderr: /' "$tmp/err"
+}
+
+# sr ARGS...: shmar-run with a time limit; status in $status, output in
+# $tmp/out and $tmp/err.
+sr() {
+	timeout -k 5 60 "$run" "$@" >"$tmp/out" 2>"$tmp/err"
+	status=$?
+}
+
+# expect STATUS WHAT ARGS...: shmar-run ARGS must exit with STATUS.
+expect() {
+	want=$1
+	what=$2
+	shift 2
+	sr "$@"
+	if [ "$status" -eq "$want" ]; then
+		pass "$what: exit $status"
+	else
+		fail "$what: exit $status, want $want"
+		show_stderr
+	fi
+}
+
+# usage_error WHAT ARGS...: exit 2 and one line on stderr that points to --help.
+usage_error() {
+	what=$1
+	shift
+	expect 2 "$what" "$@"
+	if [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q -- '--help' "$tmp/err"; then
+		fail "$what: want one line on stderr with a hint to --help"
+		show_stderr
+	fi
+}
+
+# stderr_has WHAT REGEX: the last shmar-run said this.
+stderr_has() {
+	if grep -Eq -- "$2" "$tmp/err"; then
+		pass "$1"
+	else
+		fail "$1: stderr does not match /$2/"
+		show_stderr
+	fi
+}
+
+# no_job_left WHAT: no process with the marker, allowing 1 s for SIGKILLed
+# ones to finish dying.
+no_job_left() {
+	i=0
+	while pgrep -f "$marker" >/dev/null; do
+		i=$((i + 1))
+		if [ "$i" -gt 10 ]; then
+			fail "$1: processes of the job are left:"
+			pgrep -a -f "$marker" | sed 's/^/    /'
+			return
+		fi
+		sleep 0.1
+	done
+	pass "$1: no process of the job left"
+}
+
+# wait_for_files FILE...: each exists within 10 s.
+wait_for_files() {
+	i=0
+	for f in "$@"; do
+		while [ ! -e "$f" ]; do
+			i=$((i + 1))
+			[ "$i" -le 100 ] || return 1
+			sleep 0.1
+		done
+	done
+	return 0
+}
+
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# "0-2,5" -> "0 1 2 5"
+expand_cpus() {
+	echo "$1" | tr ',' '\n' | awk -F- '{ last = NF > 1 ? $2 : $1; for (c = $1; c <= last; c++) printf "%d ", c }'
+}
+
+# ------------------------------------------------------------ options
+
+sr --help
+if [ "$status" -eq 0 ] && grep -q '^Usage: shmar-run' "$tmp/out"; then
+	pass "--help: exit 0, usage on stdout"
+else
+	fail "--help: exit $status"
+fi
+
+version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' "$top_builddir/config.h" 2>/dev/null)
+sr --version
+if [ "$status" -eq 0 ] && [ "$(cat "$tmp/out")" = "shmar-run (libshmar) ${version:-0.1.0}" ]; then
+	pass "--version: $(cat "$tmp/out")"
+else
+	fail "--version: exit $status, printed '$(cat "$tmp/out")'"
+fi
+
+usage_error "-n 0" -n 0 true
+usage_error "-n 257" -n 257 true
+usage_error "-n abc" -n abc true
+usage_error "-n ''" -n '' true
+usage_error "-n without a value" -n
+usage_error "no -n" true
+usage_error "no command" -n 2
+usage_error "no command after --" -n 2 --
+usage_error "--job a/b" -n 1 --job a/b true
+usage_error "--job ''" -n 1 --job '' true
+usage_error "--job of 65 characters" -n 1 \
+	--job aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa true
+usage_error "--grace -1" -n 1 --grace -1 true
+usage_error "--grace x" -n 1 --grace x true
+usage_error "unknown option" -n 1 --no-such-option true
+usage_error "--bind with 1 set for 2 ranks" -n 2 --bind=0 true
+usage_error "--bind with 3 sets for 2 ranks" -n 2 '--bind=0|0|0' true
+usage_error "--bind with an invalid set" -n 2 '--bind=0|x' true
+usage_error "--bind with an empty set" -n 2 '--bind=0|' true
+usage_error "--bind with a reversed range" -n 2 '--bind=0|3-1' true
+usage_error "--bind LIST without '='" -n 2 --bind '0|1' true
+expect 2 "--bind with a CPU not allowed" -n 2 '--bind=0|99999' true
+stderr_has "--bind with a CPU not allowed: says which set" "rank 1"
+
+# ------------------------------------------------------------ environment
+
+# Every rank writes its environment to env.RANK.
+write_env='env >"$1/env.$SHMAR_RANK"; grep Cpus_allowed_list /proc/self/status >>"$1/env.$SHMAR_RANK"'
+
+check_env() { # WHAT NRANKS: env.0 .. env.N-1, one job, rank numbers right
+	what=$1
+	n=$2
+	jobs=
+	r=0
+	while [ "$r" -lt "$n" ]; do
+		f=$tmp/env.$r
+		if [ ! -f "$f" ]; then
+			fail "$what: rank $r did not run"
+		else
+			grep -qx "SHMAR_RANK=$r" "$f" || fail "$what: rank $r: $(grep SHMAR_RANK= "$f")"
+			grep -qx "SHMAR_NRANKS=$n" "$f" || fail "$what: rank $r: $(grep SHMAR_NRANKS= "$f")"
+			jobs="$jobs$(sed -n 's/^SHMAR_JOB=//p' "$f")
+"
+		fi
+		r=$((r + 1))
+	done
+	[ ! -f "$tmp/env.$n" ] || fail "$what: a rank $n ran"
+	job=$(printf '%s' "$jobs" | sort -u)
+	if [ "$(printf '%s' "$jobs" | sort -u | wc -l)" -ne 1 ]; then
+		fail "$what: the ranks got different SHMAR_JOB: $(echo $jobs)"
+	fi
+}
+
+rm -f "$tmp"/env.*
+expect 0 "3 ranks that exit 0" -n 3 sh -c "$write_env" sh "$tmp"
+check_env "3 ranks" 3
+if echo "$job" | grep -Eqx 'run-[0-9]+-[0-9a-f]{8}'; then
+	pass "default job name $job"
+else
+	fail "default job name '$job' is not run-PID-HEX"
+fi
+if grep -q '^LOCAL_RANK=\|^LOCAL_WORLD_SIZE=\|^OMP_NUM_THREADS=' "$tmp/env.0"; then
+	fail "LOCAL_RANK, LOCAL_WORLD_SIZE or OMP_NUM_THREADS set without --torch-env/--bind"
+else
+	pass "no LOCAL_RANK, LOCAL_WORLD_SIZE, OMP_NUM_THREADS by default"
+fi
+first_job=$job
+
+rm -f "$tmp"/env.*
+expect 0 "--job and --torch-env" -n 2 --job my.job_1-x --torch-env sh -c "$write_env" sh "$tmp"
+check_env "--job" 2
+[ "$job" = my.job_1-x ] || fail "--job my.job_1-x: SHMAR_JOB=$job"
+[ "$job" != "$first_job" ] || fail "two jobs got the same name"
+for r in 0 1; do
+	if grep -qx "LOCAL_RANK=$r" "$tmp/env.$r" && grep -qx "LOCAL_WORLD_SIZE=2" "$tmp/env.$r"; then
+		pass "--torch-env: rank $r has LOCAL_RANK=$r LOCAL_WORLD_SIZE=2"
+	else
+		fail "--torch-env: rank $r: $(grep '^LOCAL_' "$tmp/env.$r" | tr '\n' ' ')"
+	fi
+done
+
+rm -f "$tmp"/env.*
+expect 0 "a second job" -n 1 sh -c "$write_env" sh "$tmp"
+check_env "a second job" 1
+[ "$job" != "$first_job" ] || fail "two default job names are the same: $job"
+
+# ------------------------------------------------------------ --bind
+
+allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
+set -- $(expand_cpus "$allowed")
+ncpus=$#
+if [ "$ncpus" -lt 2 ]; then
+	echo "skip: --bind tests need 2 allowed CPUs, this process has $allowed"
+else
+	cpu_a=$1
+	cpu_b=$2
+	per_rank=$((ncpus / 2))
+	want0=$(echo "$@" | awk -v n="$per_rank" '{ for (i = 1; i <= n; i++) printf "%s ", $i }')
+	want1=$(echo "$@" | awk -v n="$per_rank" '{ for (i = n + 1; i <= 2 * n; i++) printf "%s ", $i }')
+
+	rm -f "$tmp"/env.*
+	expect 0 "-n 2 --bind" -n 2 --bind sh -c "$write_env" sh "$tmp"
+	check_env "-n 2 --bind" 2
+	for r in 0 1; do
+		got=$(expand_cpus "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "$tmp/env.$r")")
+		eval want=\$want$r
+		if [ "$got" = "$want" ]; then
+			pass "-n 2 --bind: rank $r on CPUs $got"
+		else
+			fail "-n 2 --bind: rank $r on CPUs '$got', want '$want' (allowed: $allowed)"
+		fi
+		if grep -qx "OMP_NUM_THREADS=$per_rank" "$tmp/env.$r"; then
+			pass "-n 2 --bind: rank $r has OMP_NUM_THREADS=$per_rank"
+		else
+			fail "-n 2 --bind: rank $r: $(grep OMP_NUM_THREADS "$tmp/env.$r")"
+		fi
+	done
+
+	rm -f "$tmp"/env.*
+	export OMP_NUM_THREADS=7
+	expect 0 "--bind with OMP_NUM_THREADS set" -n 2 --bind sh -c "$write_env" sh "$tmp"
+	unset OMP_NUM_THREADS
+	if grep -qx OMP_NUM_THREADS=7 "$tmp/env.0"; then
+		pass "--bind keeps the user's OMP_NUM_THREADS"
+	else
+		fail "--bind changed OMP_NUM_THREADS=7: $(grep OMP_NUM_THREADS "$tmp/env.0")"
+	fi
+
+	rm -f "$tmp"/env.*
+	expect 0 "--bind=$cpu_b|$cpu_a" -n 2 "--bind=$cpu_b|$cpu_a" sh -c "$write_env" sh "$tmp"
+	if grep -qx "Cpus_allowed_list:[[:space:]]*$cpu_b" "$tmp/env.0" &&
+		grep -qx "Cpus_allowed_list:[[:space:]]*$cpu_a" "$tmp/env.1"; then
+		pass "--bind=$cpu_b|$cpu_a: rank 0 on $cpu_b, rank 1 on $cpu_a"
+	else
+		fail "--bind=$cpu_b|$cpu_a: $(grep -h Cpus_allowed_list "$tmp"/env.* | tr '\n' ' ')"
+	fi
+
+	expect 0 "more ranks than CPUs with --bind" -n $((ncpus + 1)) --bind true
+	stderr_has "more ranks than CPUs with --bind: a warning" "warning: .*share CPUs"
+fi
+
+# ------------------------------------------------------------ failures
+
+expect 3 "rank 1 exits 3" -n 2 sh -c '[ "$SHMAR_RANK" = 1 ] && exit 3; exec sleep 30'
+stderr_has "rank 1 exits 3: reported" '^shmar-run: rank 1 \(pid [0-9]+\) exited with status 3$'
+
+expect 137 "rank 1 SIGKILLed" -n 2 sh -c '[ "$SHMAR_RANK" = 1 ] && kill -KILL $$; exec sleep 30'
+stderr_has "rank 1 SIGKILLed: reported" '^shmar-run: rank 1 \(pid [0-9]+\) killed by signal 9 \(Killed\)$'
+
+expect 127 "a command that does not exist" -n 2 "$tmp/no-such-command"
+stderr_has "a command that does not exist: reported" "^shmar-run: cannot run '$tmp/no-such-command': "
+
+printf '#!/bin/sh\n' >"$tmp/not-executable"
+chmod 644 "$tmp/not-executable"
+expect 126 "a command that is not executable" -n 1 "$tmp/not-executable"
+
+# Rank 0 and the child it starts ignore SIGTERM; rank 1 fails once they
+# are set up.  Both must be gone within the grace period plus 1 s.
+grace=1
+rm -f "$tmp/ready" "$tmp/failed_at"
+started=$(now_ms)
+expect 3 "rank 1 fails while rank 0 ignores SIGTERM" -n 2 --grace "$grace" sh -c '
+	if [ "$SHMAR_RANK" = 0 ]; then
+		exec "$1" --ignore-term --fork --ready "$2/ready" "$3"
+	fi
+	i=0
+	while [ ! -e "$2/ready" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	echo $(($(date +%s%N) / 1000000)) >"$2/failed_at"
+	exit 3' sh "$helper" "$tmp" "$marker"
+ended=$(now_ms)
+failed_at=$(cat "$tmp/failed_at" 2>/dev/null || echo "$started")
+if [ $((ended - failed_at)) -le $(((grace + 1) * 1000)) ]; then
+	pass "stopped $((ended - failed_at)) ms after the failure (grace $grace s)"
+else
+	fail "stopped $((ended - failed_at)) ms after the failure, more than grace + 1 s"
+fi
+stderr_has "the failing rank is named" '^shmar-run: rank 1 \(pid [0-9]+\) exited with status 3$'
+stderr_has "SIGKILL after the grace period is reported" 'still running .* after SIGTERM; sending SIGKILL'
+if grep -q 'rank 0 (pid' "$tmp/err"; then
+	fail "rank 0, stopped by shmar-run, is reported as a failure"
+	show_stderr
+fi
+no_job_left "after a failure"
+
+# ------------------------------------------------------------ signals
+
+# start_job NRANKS HELPER-OPTIONS...: shmar-run in the background, its pid
+# in $job_pid once every rank is set up.
+start_job() {
+	n=$1
+	shift
+	rm -f "$tmp"/ready.*
+	"$run" -n "$n" sh -c 'exec "$@" --ready "$0/ready.$SHMAR_RANK" '"$marker" \
+		"$tmp" "$helper" "$@" >"$tmp/out" 2>"$tmp/err" &
+	job_pid=$!
+	files=
+	r=0
+	while [ "$r" -lt "$n" ]; do
+		files="$files $tmp/ready.$r"
+		r=$((r + 1))
+	done
+	wait_for_files $files
+}
+
+# wait_job: shmar-run's exit status into $status, SIGKILLing it after 10 s.
+wait_job() {
+	(sleep 10 && kill -KILL "$job_pid" 2>/dev/null) >/dev/null 2>&1 &
+	watchdog=$!
+	wait "$job_pid" 2>/dev/null
+	status=$?
+	kill "$watchdog" 2>/dev/null
+}
+
+if start_job 2 --fork; then
+	kill -TERM "$job_pid"
+	wait_job
+	if [ "$status" -eq 143 ]; then
+		pass "SIGTERM to shmar-run: forwarded, exit 143"
+	else
+		fail "SIGTERM to shmar-run: exit $status, want 143"
+		show_stderr
+	fi
+	stderr_has "SIGTERM to shmar-run: reported" 'killed by signal 15 \(Terminated\)'
+	no_job_left "after SIGTERM to shmar-run (the ranks' children too)"
+else
+	fail "SIGTERM to shmar-run: the ranks did not start"
+	kill -KILL "$job_pid" 2>/dev/null
+	wait_job
+fi
+
+if start_job 2; then
+	kill -KILL "$job_pid"
+	wait_job
+	no_job_left "after SIGKILL to shmar-run (PR_SET_PDEATHSIG)"
+else
+	fail "SIGKILL to shmar-run: the ranks did not start"
+	kill -KILL "$job_pid" 2>/dev/null
+	wait_job
+fi
+
+echo "$fails failure(s)"
+[ "$fails" -eq 0 ] || exit 1
+exit 0
