@@ -83,11 +83,16 @@ static int form_as_root(struct shmar_comm *comm, struct shmar__rdv *rdv, char *w
 	if (comm->nranks == 1) {
 		close(memfd);
 		rdv->pids[0] = getpid();
+		shmar__rdv_own_cpus(rdv->cpus);
+		shmar__seg_hdr(comm->base)->job_cpus = shmar__rdv_count_cpus(rdv->cpus);
 		return 0;
 	}
 	err = shmar__rdv_gather(rdv, comm->set.token);
-	if (err == 0)
+	if (err == 0) {
+		/* before the welcome: every rank reads it once it has mapped the segment */
+		shmar__seg_hdr(comm->base)->job_cpus = shmar__rdv_count_cpus(rdv->cpus);
 		err = shmar__rdv_send_welcome(rdv, memfd, comm->layout.total_bytes);
+	}
 	close(memfd); /* every rank has its own reference now */
 	if (err == 0)
 		err = shmar__rdv_collect_ready(rdv);
@@ -162,13 +167,28 @@ static int adopt_sockets(struct shmar_comm *comm, struct shmar__rdv *rdv)
 	return 0;
 }
 
+/*
+ * CPUs the job's ranks can run on: the union of their affinity masks (rank 0
+ * gathered it), capped by the online CPUs and the cgroup quota.  Ranks pinned
+ * to disjoint CPUs are not oversubscribed even though each sees one CPU.
+ */
+static int job_cpus(struct shmar_comm *comm)
+{
+	uint32_t job = shmar__seg_hdr(comm->base)->job_cpus;
+	int usable = shmar__usable_cpus();
+
+	if (job == 0 || job > 1024) /* unknown, or not believable */
+		return usable;
+	return (int)job < usable ? (int)job : usable;
+}
+
 static void setup_waits(struct shmar_comm *comm)
 {
 	struct shmar__waitctx *w = &comm->wait;
 
 	w->abort_word = &shmar__seg_hdr(comm->base)->abort_word;
 	w->spin_ns = (uint64_t)comm->set.spin_us * 1000;
-	w->yield = comm->nranks > shmar__usable_cpus();
+	w->yield = comm->nranks > job_cpus(comm);
 	w->timeout_ns = (uint64_t)comm->set.timeout_ms * 1000000;
 	w->slice_ns = SHMAR_SLICE_NS;
 	w->live = &comm->live;

@@ -9,6 +9,7 @@
  * stall the job: it is dropped and the others go on.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -334,6 +335,27 @@ static ssize_t recv_msg(int sock, struct shmar__msg *m, int *want_fd)
 	return n;
 }
 
+void shmar__rdv_own_cpus(uint64_t cpus[16])
+{
+	cpu_set_t set;
+
+	memset(cpus, 0, 16 * sizeof(uint64_t));
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return;
+	for (int c = 0; c < 1024 && c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[c / 64] |= 1ull << (c % 64);
+}
+
+unsigned shmar__rdv_count_cpus(const uint64_t cpus[16])
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < 16; i++)
+		n += (unsigned)__builtin_popcountll(cpus[i]);
+	return n;
+}
+
 /* ---------------------------------------------------------------- rank 0 */
 
 struct pending {
@@ -429,6 +451,9 @@ static void handle_hello(struct shmar__rdv *r, struct gather *g, int i, const ch
 	}
 	r->socks[m.rank] = p->fd;
 	r->pids[m.rank] = p->pid;
+	/* the job's CPUs: ranks pinned apart are not competing for one */
+	for (size_t w = 0; w < SHMAR_ARRAY_SIZE(r->cpus); w++)
+		r->cpus[w] |= m.cpus[w];
 	r->pidfds[m.rank] = peer_pidfd(p->fd, p->pid);
 	g->joined++;
 	g->pend[i] = g->pend[--g->npend];
@@ -479,6 +504,7 @@ int shmar__rdv_gather(struct shmar__rdv *r, const char *token)
 	int n, i, wait_ms;
 
 	r->pids[0] = getpid();
+	shmar__rdv_own_cpus(r->cpus);
 	while (g.joined < r->nranks - 1) {
 		wait_ms = remaining_ms(r);
 		if (wait_ms == 0) {
@@ -658,6 +684,7 @@ int shmar__rdv_connect(struct shmar__rdv *r, const char *token)
 	m.nranks = (uint32_t)r->nranks;
 	m.rank = (uint32_t)r->rank;
 	m.pid = (uint32_t)getpid();
+	shmar__rdv_own_cpus(m.cpus);
 	if (token)
 		strncpy(m.token, token, SHMAR_TOKEN_MAX);
 	err = send_msg(r, fd, &m, -1);

@@ -27,6 +27,7 @@ struct shmar__rdv {
 	int socks[SHMAR_MAX_RANKS];    /* rank 0: per peer rank; others: [0] to rank 0 */
 	int pidfds[SHMAR_MAX_RANKS];   /* rank 0: from SO_PEERPIDFD where the kernel has it */
 	pid_t pids[SHMAR_MAX_RANKS];
+	uint64_t cpus[16];             /* rank 0: union of every rank's affinity */
 	uint64_t deadline_ns;
 	char why[256];                 /* the reason of the last failure */
 };
@@ -40,6 +41,11 @@ void shmar__rdv_fini(struct shmar__rdv *r);
 
 /* Open (creating it 0700 if missing) and vet the directory. */
 int shmar__rdv_open_dir(struct shmar__rdv *r, const char *dir, const char *job);
+
+/* This process's CPU affinity as a 1024-bit mask. */
+void shmar__rdv_own_cpus(uint64_t cpus[16]);
+/* Number of CPUs in a mask. */
+unsigned shmar__rdv_count_cpus(const uint64_t cpus[16]);
 
 /* rank 0 */
 int shmar__rdv_listen(struct shmar__rdv *r);

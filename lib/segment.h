@@ -83,6 +83,8 @@ struct shmar__seg_header {
 	uint64_t slot_bytes;
 	uint64_t region_stride;
 	uint64_t small_max;          /* rank 0's choice, so every rank picks the same algorithm */
+	uint32_t job_cpus;           /* CPUs any rank may run on (union of affinities), 0: unknown */
+	uint32_t pad;
 	_Alignas(128) _Atomic uint32_t abort_word;
 	uint32_t abort_pid;          /* pid of the rank in abort_word, when known */
 	_Alignas(128) _Atomic uint32_t abort_sleepers; /* unused, reserved for the ring */

@@ -9,11 +9,13 @@ here = os.path.dirname(os.path.abspath(__file__))
 TOKEN, REASON, RANKS = 256, 160, 256
 
 
-def msg(mtype, status=0, nranks=2, rank=1, pid=100, seg=1 << 20, token=b"", reason=b"", pids=()):
+def msg(mtype, status=0, nranks=2, rank=1, pid=100, seg=1 << 20, token=b"", reason=b"", pids=(),
+        cpus=(3,)):
     head = struct.pack("<IHHiIIIQ", 0x53565244, 1, mtype, status, nranks, rank, pid, seg)
     body = token.ljust(TOKEN, b"\0") + reason.ljust(REASON, b"\0")
     pid_list = list(pids) + [0] * (RANKS - len(pids))
-    return head + body + struct.pack("<%dI" % RANKS, *pid_list)
+    cpu_words = list(cpus) + [0] * (16 - len(cpus))
+    return head + body + struct.pack("<%dI" % RANKS, *pid_list) + struct.pack("<16Q", *cpu_words)
 
 
 def header(nranks, slot):
@@ -21,8 +23,8 @@ def header(nranks, slot):
     ctl_end = page + nranks * 256
     data_off = (ctl_end + page - 1) // page * page
     total = data_off + nranks * 2 * slot
-    h = struct.pack("<IIIIQQQQQQ", 0x53484d52, 1, nranks, 256, total, page, data_off, slot,
-                    2 * slot, min(65536, slot))
+    h = struct.pack("<IIIIQQQQQQII", 0x53484d52, 1, nranks, 256, total, page, data_off, slot,
+                    2 * slot, min(65536, slot), 2, 0)
     h = h.ljust(128, b"\0") + struct.pack("<II", 0, 0)
     # the fuzzer's first 4 bytes: nranks - 1, then the mapping size
     pre = bytes([nranks - 1, (total >> 20) & 0xff, (total >> 12) & 0xff, (total >> 4) & 0xff])
