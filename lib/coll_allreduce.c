@@ -5,9 +5,10 @@
  * Small messages (<= small_max): every rank copies its input into its slot,
  * one synchronisation, then every rank reduces all N slots into its output.
  *
- * Large messages, per slot-sized chunk: copy in; synchronise; rank r reduces
- * slice r of every slot into its own slot (reduce-scatter in place);
- * synchronise; every rank copies all slices out (all-gather).
+ * Large messages, per slot-sized chunk: copy in the slices the peers need;
+ * synchronise; rank r reduces slice r of its own input and of every peer's
+ * slot into its output, and puts it in its slot (reduce-scatter);
+ * synchronise; every rank copies the other slices out (all-gather).
  *
  * Both run the same kernel over all N inputs in rank order, so they give the
  * same bits (DESIGN.md, Numerics) whatever the threshold or chunk size.
@@ -49,25 +50,37 @@ static int allreduce_chunk(struct shmar_comm *comm, const struct shmar__desc *d,
 	const void *srcs[SHMAR_MAX_RANKS];
 	unsigned parity = shmar__next_round(comm);
 	char *mine = shmar__slot(comm, comm->rank, parity);
-	size_t lo, hi;
+	size_t lo, hi, mlo, mhi;
 	int err;
 
-	memcpy(mine, in, count * esize);
-	err = shmar__chan_sync(comm, d);
-	if (err < 0)
-		return err;
-	/* reduce-scatter: slice r of every slot, into slice r of our own slot */
-	shmar__slice(count, esize, comm->nranks, comm->rank, &lo, &hi);
-	gather_sources(comm, parity, lo * esize, srcs);
-	if (hi > lo)
-		reduce(mine + lo * esize, srcs, (unsigned)comm->nranks, hi - lo);
-	err = shmar__chan_sync(comm, d);
-	if (err < 0)
-		return err;
-	/* all-gather: every reduced slice, from its owner's slot */
+	/*
+	 * Copy in only the slices the peers reduce: this rank reduces its own
+	 * slice straight from its input, which saves 1/N of the copy.
+	 */
+	shmar__slice(count, esize, comm->nranks, comm->rank, &mlo, &mhi);
 	for (int r = 0; r < comm->nranks; r++) {
 		shmar__slice(count, esize, comm->nranks, r, &lo, &hi);
-		if (hi > lo)
+		if (r != comm->rank && hi > lo)
+			memcpy(mine + lo * esize, in + lo * esize, (hi - lo) * esize);
+	}
+	err = shmar__chan_sync(comm, d);
+	if (err < 0)
+		return err;
+	/* reduce-scatter: our slice of every input, into our output (in place is
+	 * the same address as our input) and then into our slot for the peers */
+	if (mhi > mlo) {
+		gather_sources(comm, parity, mlo * esize, srcs);
+		srcs[comm->rank] = in + mlo * esize;
+		reduce(out + mlo * esize, srcs, (unsigned)comm->nranks, mhi - mlo);
+		memcpy(mine + mlo * esize, out + mlo * esize, (mhi - mlo) * esize);
+	}
+	err = shmar__chan_sync(comm, d);
+	if (err < 0)
+		return err;
+	/* all-gather: the other reduced slices, from their owners' slots */
+	for (int r = 0; r < comm->nranks; r++) {
+		shmar__slice(count, esize, comm->nranks, r, &lo, &hi);
+		if (r != comm->rank && hi > lo)
 			memcpy(out + lo * esize,
 			       (const char *)shmar__slot(comm, r, parity) + lo * esize,
 			       (hi - lo) * esize);

@@ -60,6 +60,31 @@ static struct shmar__ctl *own_ctl(struct shmar_comm *comm)
 
 /* ---------------------------------------------------------------- forming */
 
+/* Crossovers of the all-reduce algorithms, measured with shmar-bench (2 and 3
+ * ranks on 2 CPUs): with a CPU per rank the two-step algorithm, where each
+ * rank reads 1/N of every peer's data twice, wins from 512 bytes; when ranks
+ * share CPUs every synchronisation is a scheduler hand-off and the one-step
+ * algorithm wins up to about 64 KiB. */
+#define SMALL_MAX_DEDICATED 512
+#define SMALL_MAX_SHARED (64 * 1024)
+
+static int job_cpus(struct shmar_comm *comm);
+
+/* Rank 0 decides what every rank must agree on: the job's CPUs and small_max. */
+static void publish_job_shape(struct shmar_comm *comm, const struct shmar__rdv *rdv)
+{
+	struct shmar__seg_header *h = shmar__seg_hdr(comm->base);
+	size_t small_max = comm->set.small_max;
+
+	h->job_cpus = shmar__rdv_count_cpus(rdv->cpus);
+	if (small_max == SHMAR_SMALL_MAX_AUTO)
+		small_max = comm->nranks > job_cpus(comm) ? SMALL_MAX_SHARED : SMALL_MAX_DEDICATED;
+	if (small_max > comm->layout.slot_bytes)
+		small_max = comm->layout.slot_bytes;
+	h->small_max = small_max;
+	comm->set.small_max = small_max;
+}
+
 static int form_as_root(struct shmar_comm *comm, struct shmar__rdv *rdv, char *why, size_t len)
 {
 	int memfd, err;
@@ -78,19 +103,19 @@ static int form_as_root(struct shmar_comm *comm, struct shmar__rdv *rdv, char *w
 		close(memfd);
 		return snprintf(why, len, "cannot map the segment: %s", strerror(-err)), err;
 	}
-	shmar__segment_header_init(comm->base, &comm->layout, comm->set.small_max);
+	shmar__segment_header_init(comm->base, &comm->layout, 0);
 	shmar__segment_touch_own(comm->base, &comm->layout, 0);
 	if (comm->nranks == 1) {
 		close(memfd);
 		rdv->pids[0] = getpid();
 		shmar__rdv_own_cpus(rdv->cpus);
-		shmar__seg_hdr(comm->base)->job_cpus = shmar__rdv_count_cpus(rdv->cpus);
+		publish_job_shape(comm, rdv);
 		return 0;
 	}
 	err = shmar__rdv_gather(rdv, comm->set.token);
 	if (err == 0) {
 		/* before the welcome: every rank reads it once it has mapped the segment */
-		shmar__seg_hdr(comm->base)->job_cpus = shmar__rdv_count_cpus(rdv->cpus);
+		publish_job_shape(comm, rdv);
 		err = shmar__rdv_send_welcome(rdv, memfd, comm->layout.total_bytes);
 	}
 	close(memfd); /* every rank has its own reference now */

@@ -18,11 +18,10 @@
 #define DEFAULT_TIMEOUT_MS 600000
 #define DEFAULT_INIT_TIMEOUT_MS 60000
 #define DEFAULT_SPIN_US 100
-#define DEFAULT_SMALL_MAX (64 * 1024)
 #define MAX_SPIN_US 1000000
 
 #define BAD_I64 INT64_MIN
-#define BAD_SIZE SIZE_MAX
+#define BAD_SIZE (SIZE_MAX - 1) /* SIZE_MAX is SHMAR_SMALL_MAX_AUTO */
 #define BAD_ENUM INT_MIN
 
 /* "123", "64k", "4M", "1G" (binary multiples); BAD_SIZE when malformed. */
@@ -121,7 +120,9 @@ SHMAR_EXPORT void shmar_config_init(struct shmar_config *cfg)
 	cfg->init_timeout_ms = (v = env("SHMAR_INIT_TIMEOUT_MS")) ? parse_i64(v)
 								   : DEFAULT_INIT_TIMEOUT_MS;
 	cfg->spin_us = (v = env("SHMAR_SPIN_US")) ? parse_i64(v) : DEFAULT_SPIN_US;
-	cfg->small_max = (v = env("SHMAR_SMALL_MAX")) ? parse_size(v) : DEFAULT_SMALL_MAX;
+	cfg->small_max = SHMAR_SMALL_MAX_AUTO;
+	if ((v = env("SHMAR_SMALL_MAX")))
+		cfg->small_max = strcasecmp(v, "auto") == 0 ? SHMAR_SMALL_MAX_AUTO : parse_size(v);
 	cfg->slot_bytes = (v = env("SHMAR_SLOT_BYTES")) ? parse_size(v) : SHMAR_SLOT_DEFAULT;
 	cfg->isa = (v = env("SHMAR_ISA")) ? parse_isa(v) : SHMAR_ISA_AUTO;
 	cfg->threads = 0;
@@ -193,7 +194,8 @@ int shmar__settings_resolve(const struct shmar_config *cfg, struct shmar__settin
 	set->spin_us = c.spin_us;
 	set->slot_bytes = c.slot_bytes;
 	/* The small algorithm keeps a whole message in one slot. */
-	set->small_max = c.small_max < c.slot_bytes ? c.small_max : c.slot_bytes;
+	set->small_max = c.small_max == SHMAR_SMALL_MAX_AUTO ? SHMAR_SMALL_MAX_AUTO
+			 : c.small_max < c.slot_bytes ? c.small_max : c.slot_bytes;
 	set->isa = c.isa;
 	set->threads = c.threads;
 	set->io_uring = c.io_uring;

@@ -41,7 +41,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.timeout_ms, 600000);
 	assert_int_equal(c.init_timeout_ms, 60000);
 	assert_int_equal(c.spin_us, 100);
-	assert_int_equal(c.small_max, 64 * 1024);
+	assert_true(c.small_max == SHMAR_SMALL_MAX_AUTO);
 	assert_int_equal(c.slot_bytes, 1 << 20);
 	assert_int_equal(c.isa, SHMAR_ISA_AUTO);
 	assert_int_equal(c.threads, 0);
@@ -155,6 +155,13 @@ static void test_bad_struct(void **state)
 	c.slot_bytes = 8192;
 	assert_int_equal(shmar__settings_resolve(&c, &s, why, sizeof(why)), 0);
 	assert_int_equal(s.small_max, 8192);
+	/* "auto" is the default, spelled out, and survives the slot cap */
+	setenv("SHMAR_SMALL_MAX", "auto", 1);
+	shmar_config_init(&c);
+	unsetenv("SHMAR_SMALL_MAX");
+	assert_true(c.small_max == SHMAR_SMALL_MAX_AUTO);
+	assert_int_equal(shmar__settings_resolve(&c, &s, why, sizeof(why)), 0);
+	assert_true(s.small_max == SHMAR_SMALL_MAX_AUTO);
 	/* NULL config: defaults */
 	assert_int_equal(shmar__settings_resolve(NULL, &s, why, sizeof(why)), 0);
 	assert_int_equal(s.spin_us, 100);
