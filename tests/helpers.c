@@ -160,6 +160,31 @@ int th_dir_remove(void)
 	return rmdir(th_dir) < 0 ? -errno : 0;
 }
 
+static int devshm_before;
+
+int th_setup(void **state)
+{
+	(void)state;
+	devshm_before = th_devshm_shmar();
+	return th_dir_create();
+}
+
+int th_teardown(void **state)
+{
+	int left = th_dir_entries(), shm = th_devshm_shmar(), err = 0;
+
+	(void)state;
+	if (left != 0) {
+		fprintf(stderr, "teardown: %d entries left in %s\n", left, th_dir);
+		err = -1;
+	}
+	if (shm != devshm_before) {
+		fprintf(stderr, "teardown: /dev/shm entries went from %d to %d\n", devshm_before, shm);
+		err = -1;
+	}
+	return th_dir_remove() < 0 ? -1 : err;
+}
+
 void th_config(struct shmar_config *cfg)
 {
 	shmar_config_init(cfg);

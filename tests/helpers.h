@@ -65,6 +65,14 @@ int th_dir_create(void);
 int th_dir_entries(void);
 int th_dir_remove(void);
 
+/*
+ * cmocka fixtures of every multi-process test: a fresh th_dir before; after,
+ * the directory must be empty and no /dev/shm entry may have appeared (a
+ * failure of the test), then th_dir is removed.
+ */
+int th_setup(void **state);
+int th_teardown(void **state);
+
 /* Default config pointing at th_dir with short timeouts. */
 void th_config(struct shmar_config *cfg);
 

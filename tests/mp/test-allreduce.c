@@ -36,23 +36,6 @@ struct matrix {
 	int combos;
 };
 
-static int devshm_before;
-
-static int setup(void **state)
-{
-	(void)state;
-	devshm_before = th_devshm_shmar();
-	return th_dir_create();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	assert_int_equal(th_dir_entries(), 0);
-	assert_int_equal(th_devshm_shmar(), devshm_before);
-	return th_dir_remove();
-}
-
 static int init_comm(struct shmar_comm **comm, const struct matrix *m, int rank, int nranks)
 {
 	struct shmar_config cfg;
@@ -360,16 +343,16 @@ static void test_bad_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mismatch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matrix_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matrix_2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matrix_3, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matrix_4, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matrix_5, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matrix_8, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_algorithms_agree, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_isas_agree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_arguments, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_mismatch, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_1, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_2, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_3, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_4, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_5, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_8, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_algorithms_agree, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_isas_agree, th_setup, th_teardown),
 	};
 
 	th_seed((uint64_t)getpid());

@@ -27,23 +27,6 @@ struct barrier_job {
 	volatile long *futex_wakes;
 };
 
-static int devshm_before;
-
-static int setup(void **state)
-{
-	(void)state;
-	devshm_before = th_devshm_shmar();
-	return th_dir_create();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	assert_int_equal(th_dir_entries(), 0);
-	assert_int_equal(th_devshm_shmar(), devshm_before);
-	return th_dir_remove();
-}
-
 /*
  * Every rank records "entered barrier i" before barrier i; after it, every
  * rank must have entered barrier i.  A barrier that lets anyone through early
@@ -198,11 +181,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_null),
-		cmocka_unit_test_setup_teardown(test_single_rank, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fast_path_no_syscall, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_late_peer_costs_no_cpu, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sleeping_barriers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_100k_barriers_4_ranks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_single_rank, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_fast_path_no_syscall, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_late_peer_costs_no_cpu, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_sleeping_barriers, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_100k_barriers_4_ranks, th_setup, th_teardown),
 	};
 
 	th_seed((uint64_t)getpid());

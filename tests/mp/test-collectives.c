@@ -37,23 +37,6 @@ struct job {
 	int kind;
 };
 
-static int devshm_before;
-
-static int setup(void **state)
-{
-	(void)state;
-	devshm_before = th_devshm_shmar();
-	return th_dir_create();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	assert_int_equal(th_dir_entries(), 0);
-	assert_int_equal(th_devshm_shmar(), devshm_before);
-	return th_dir_remove();
-}
-
 static bool canary_ok(const unsigned char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -456,16 +439,16 @@ static void test_killed_rank(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mismatch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_killed_rank, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_interleaved, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matrix_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matrix_2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matrix_3, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matrix_4, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matrix_5, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matrix_8, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_arguments, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_mismatch, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_killed_rank, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_interleaved, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_1, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_2, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_3, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_4, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_5, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_8, th_setup, th_teardown),
 	};
 
 	th_seed((uint64_t)getpid());

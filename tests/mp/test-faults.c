@@ -39,8 +39,6 @@ struct trial {
 	volatile int error[NRANKS];
 };
 
-static int devshm_before;
-
 /* Pass-through unless a test plays a machine without pidfd_open (seccomp,
  * valgrind, Linux < 5.3); inherited by the forked ranks. */
 int __real_shmar__pidfd_open(pid_t pid);
@@ -50,21 +48,6 @@ static bool mock_no_pidfd;
 int __wrap_shmar__pidfd_open(pid_t pid)
 {
 	return mock_no_pidfd ? -ENOSYS : __real_shmar__pidfd_open(pid);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	devshm_before = th_devshm_shmar();
-	return th_dir_create();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	assert_int_equal(th_dir_entries(), 0);
-	assert_int_equal(th_devshm_shmar(), devshm_before);
-	return th_dir_remove();
 }
 
 /* One random collective, the same on every rank for the same call number. */
@@ -261,12 +244,12 @@ static void test_deadline(void **state) { (void)state; fault_trials(FAULT_DEADLI
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mismatch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kill_ring, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kill_fallback, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kill_without_pidfd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_mismatch, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_deadline, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_kill_ring, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_kill_fallback, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_kill_without_pidfd, th_setup, th_teardown),
 	};
 
 	th_seed((uint64_t)getpid() * 2654435761u);

@@ -21,24 +21,6 @@ struct job {
 	int barriers;
 };
 
-static int devshm_before;
-
-static int setup(void **state)
-{
-	(void)state;
-	devshm_before = th_devshm_shmar();
-	return th_dir_create();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	/* Nothing of a job may stay on the file system. */
-	assert_int_equal(th_dir_entries(), 0);
-	assert_int_equal(th_devshm_shmar(), devshm_before);
-	return th_dir_remove();
-}
-
 /* One rank: random delay, init, check identity, a few barriers, destroy, no fd leaked. */
 static int rank_form(int rank, int nranks, void *arg)
 {
@@ -170,15 +152,15 @@ static void test_init_env_missing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_form_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_form_2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_form_3, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_form_4, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_form_8, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reuse_name, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_jobs_at_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_init_env, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_init_env_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_form_1, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_form_2, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_form_3, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_form_4, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_form_8, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_reuse_name, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_two_jobs_at_once, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_init_env, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_init_env_missing, th_setup, th_teardown),
 	};
 
 	th_seed((uint64_t)getpid());

@@ -25,23 +25,6 @@ struct job {
 	volatile int step;
 };
 
-static int devshm_before;
-
-static int setup(void **state)
-{
-	(void)state;
-	devshm_before = th_devshm_shmar();
-	return th_dir_create();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	assert_int_equal(th_dir_entries(), 0);
-	assert_int_equal(th_devshm_shmar(), devshm_before);
-	return th_dir_remove();
-}
-
 static int open_comm(struct shmar_comm **comm, const struct job *job, int rank, int n,
 		     int64_t timeout_ms)
 {
@@ -245,10 +228,10 @@ static void test_scribble_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_second_thread_busy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fork_child, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scribble_everything, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scribble_random, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_thread_busy, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_fork_child, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_scribble_everything, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_scribble_random, th_setup, th_teardown),
 	};
 
 	th_seed((uint64_t)getpid());
