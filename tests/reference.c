@@ -229,9 +229,10 @@ static double load_float(const void *p, int dtype)
 {
 	uint16_t h;
 	double d;
+	float f;
 
 	switch (dtype) {
-	case SHMAR_FLOAT32: return *(const float *)p;
+	case SHMAR_FLOAT32: memcpy(&f, p, 4); return f;
 	case SHMAR_BFLOAT16: memcpy(&h, p, 2); return bf16_value(h);
 	case SHMAR_FLOAT16: memcpy(&h, p, 2); return fp16_value(h);
 	default: memcpy(&d, p, 8); return d;
