@@ -376,29 +376,6 @@ static void drop_pending(struct gather *g, int i)
 	g->pend[i] = g->pend[--g->npend];
 }
 
-static void accept_new(struct shmar__rdv *r, struct gather *g)
-{
-	struct ucred cred;
-	socklen_t len;
-	int fd;
-
-	while ((fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
-		len = sizeof(cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-		    cred.uid != geteuid()) {
-			send_status(r, fd, SHMAR_MSG_REJECT, -EACCES,
-				    "rank 0 runs as another user");
-			close(fd);
-			continue;
-		}
-		if (g->npend == PENDING_MAX) {
-			close(fd); /* too many connections that never spoke */
-			continue;
-		}
-		g->pend[g->npend++] = (struct pending){ fd, cred.pid, shmar__now_ns() };
-	}
-}
-
 static int peer_pidfd(int sock, pid_t pid)
 {
 	socklen_t len = sizeof(int);
@@ -457,6 +434,45 @@ static void handle_hello(struct shmar__rdv *r, struct gather *g, int i, const ch
 	r->pidfds[m.rank] = peer_pidfd(p->fd, p->pid);
 	g->joined++;
 	g->pend[i] = g->pend[--g->npend];
+}
+
+static int oldest_pending(const struct gather *g)
+{
+	int oldest = 0;
+
+	for (int i = 1; i < g->npend; i++)
+		if (g->pend[i].since < g->pend[oldest].since)
+			oldest = i;
+	return oldest;
+}
+
+/*
+ * Accept every waiting connection.  A rank sends its hello right after
+ * connect(), so it is read at once and the rank never holds a pending place;
+ * only silent connections stay pending.  When all places are taken the one
+ * silent longest makes room: a flood of silent clients can delay a rank by
+ * one poll round, never lock it out.
+ */
+static void accept_new(struct shmar__rdv *r, struct gather *g, const char *token)
+{
+	struct ucred cred;
+	socklen_t len;
+	int fd;
+
+	while ((fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+		    cred.uid != geteuid()) {
+			send_status(r, fd, SHMAR_MSG_REJECT, -EACCES,
+				    "rank 0 runs as another user");
+			close(fd);
+			continue;
+		}
+		if (g->npend == PENDING_MAX)
+			drop_pending(g, oldest_pending(g));
+		g->pend[g->npend++] = (struct pending){ fd, cred.pid, shmar__now_ns() };
+		handle_hello(r, g, g->npend - 1, token);
+	}
 }
 
 /* A rank that joined and then closed or spoke out of turn gives up its place. */
@@ -545,7 +561,7 @@ int shmar__rdv_gather(struct shmar__rdv *r, const char *token)
 			if (now - g.pend[i].since > HELLO_TIMEOUT_NS)
 				drop_pending(&g, i); /* silent */
 		if (pfd[0].revents)
-			accept_new(r, &g);
+			accept_new(r, &g, token);
 	}
 	for (i = g.npend - 1; i >= 0; i--)
 		drop_pending(&g, i);
@@ -708,6 +724,13 @@ static int recv_from_root(struct shmar__rdv *r, struct shmar__msg *m, int *fd)
 		if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
 			return why(r, -errno, "poll: %s", strerror(errno));
 		n = recv_msg(r->socks[0], m, fd);
+		/*
+		 * A reset is reported once, ahead of what is still queued: when
+		 * rank 0 refused us and closed before reading all we sent, its
+		 * REJECT or FAIL is behind the error.  Read once more for it.
+		 */
+		if (n == -ECONNRESET)
+			n = recv_msg(r->socks[0], m, fd);
 		if (n == -EAGAIN)
 			continue;
 		if (n == 0 || n == -ECONNRESET)

@@ -12,7 +12,7 @@
  *   -EOWNERDEAD   rank 0 dies while the others wait for it
  *
  * plus stale socket files, and raw hostile clients talking straight to rank
- * 0's socket (silent, garbage, file descriptors, lies about version, pid,
+ * 0's socket (silent, a flood of silent ones, garbage, file descriptors, lies about version, pid,
  * rank or uid, hang-ups) while a real job forms around them.
  */
 #include <stdarg.h>
@@ -766,6 +766,41 @@ static void test_silent_client_while_forming(void **state)
 	hostile(client_silent, 1, 2, true);
 }
 
+/*
+ * More silent connections than rank 0 keeps pending, all held open while the
+ * real ranks come: the ranks still join (the silent ones make room for them),
+ * and every silent connection is dropped without a word.
+ */
+#define FLOOD 3 * 64
+static int client_flood(int rank, int nranks, void *arg)
+{
+	struct raw *raw = arg;
+	int fds[FLOOD];
+
+	(void)rank;
+	(void)nranks;
+	for (int i = 0; i < FLOOD; i++) {
+		fds[i] = raw_connect(raw->path);
+		TH_CHECK(fds[i] >= 0);
+	}
+	raw->ready = 1;
+	for (int i = 0; i < FLOOD; i++) {
+		TH_CHECK_EQ(raw_expect_dropped(fds[i]), 0);
+		close(fds[i]);
+	}
+	return 0;
+}
+
+static void test_silent_flood_while_forming(void **state)
+{
+	double t0 = th_now();
+
+	(void)state;
+	hostile(client_flood, 0, 3, true);
+	/* not after the 2 s hello deadline freed the places: at once */
+	assert_true(th_now() - t0 < 1.9);
+}
+
 /* Sixty-four connections, each sending one malformed record: all dropped without a reply. */
 static int client_garbage(int rank, int nranks, void *arg)
 {
@@ -1171,6 +1206,7 @@ int main(void)
 		T(test_rank0_killed_while_forming),
 		T(test_silent_client_times_out),
 		T(test_silent_client_while_forming),
+		T(test_silent_flood_while_forming),
 		T(test_garbage_clients),
 		T(test_fds_attached),
 		T(test_version_lie),
