@@ -115,14 +115,19 @@ static int sleep_phase(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_
 		 */
 		w->stats->liveness_polls++;
 		err = shmar__liveness_check_rank(w->live, peer);
+		if (err == 0 && peer_state &&
+		    atomic_load_explicit(peer_state, memory_order_acquire) == SHMAR_RANK_LEFT)
+			err = -EOWNERDEAD;
 		if (err < 0) {
+			/*
+			 * It may have posted what we wait for since we looked,
+			 * and then finished its last call and gone: not a failure.
+			 * Its post came before its exit or its LEFT (release).
+			 */
+			if (reached_now(word, target))
+				return 0;
 			w->dead_rank = peer;
 			return err;
-		}
-		if (peer_state && atomic_load_explicit(peer_state, memory_order_acquire) ==
-					  SHMAR_RANK_LEFT) {
-			w->dead_rank = peer;
-			return -EOWNERDEAD;
 		}
 		slice = w->slice_ns;
 		if (w->deadline_ns && w->deadline_ns - now < slice)
