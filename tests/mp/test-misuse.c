@@ -51,25 +51,36 @@ static void *barrier_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Rank 0's first thread sits in a barrier that rank 1 holds back until rank 0's
+ * main thread has been refused: no sleeps that a slow run (valgrind runs one
+ * thread at a time) could outlast.
+ */
 static int rank_busy(int rank, int n, void *arg)
 {
-	struct job *job = arg;
+	struct job *job = arg; /* shared between the ranks */
 	struct shmar_comm *comm = NULL;
 	struct busy b;
 	pthread_t t;
+	double end;
 	float x = 1;
 
-	TH_CHECK_EQ(open_comm(&comm, job, rank, n, 0), 0);
+	TH_CHECK_EQ(open_comm(&comm, job, rank, n, 20000), 0);
+	end = th_now() + 20;
 	if (rank == 1) {
-		usleep(300000); /* keep rank 0's first thread waiting */
+		while (job->step == 0 && th_now() < end)
+			usleep(1000);
+		TH_CHECK_EQ(job->step, 1);
 		TH_CHECK_EQ(shmar_barrier(comm), 0);
 	} else {
 		b.comm = comm;
 		TH_CHECK_EQ(pthread_create(&t, NULL, barrier_thread, &b), 0);
-		usleep(100000);
+		while (!atomic_load(&comm->busy) && th_now() < end)
+			usleep(1000);
 		/* the first thread is inside the barrier: a second caller is refused */
 		TH_CHECK_EQ(shmar_barrier(comm), -EBUSY);
 		TH_CHECK_EQ(shmar_allreduce(comm, &x, &x, 1, SHMAR_FLOAT32, SHMAR_SUM), -EBUSY);
+		job->step = 1;
 		TH_CHECK_EQ(pthread_join(t, NULL), 0);
 		TH_CHECK_EQ(b.ret, 0);
 	}
@@ -82,11 +93,12 @@ static int rank_busy(int rank, int n, void *arg)
 
 static void test_second_thread_busy(void **state)
 {
-	struct job job = { .step = 0 };
+	struct job *job = th_shared(sizeof(*job));
 
 	(void)state;
-	th_job_name(job.name, sizeof(job.name), "busy");
-	assert_int_equal(th_run_ranks(2, rank_busy, &job, 30, NULL), 0);
+	job->step = 0;
+	th_job_name(job->name, sizeof(job->name), "busy");
+	assert_int_equal(th_run_ranks(2, rank_busy, job, 60, NULL), 0);
 }
 
 /* ---------------------------------------------------------------- fork */
