@@ -266,6 +266,7 @@ static int comm_open(struct shmar_comm *comm, char *why, size_t len)
 	err = shmar__liveness_ring_open(&comm->live, comm->set.io_uring, why, len);
 	if (err < 0)
 		goto out;
+	shmar__liveness_watch(&comm->live);
 	own_ctl(comm)->pid = (uint32_t)getpid();
 	atomic_store_explicit(&own_ctl(comm)->state, SHMAR_RANK_ACTIVE, memory_order_release);
 	shmar__segment_prefault_peers(comm->base, &comm->layout, (unsigned)comm->rank);

@@ -14,6 +14,7 @@
 #include "futex.h"
 #include "liveness.h"
 #include "ring.h"
+#include "watcher.h"
 
 static int liveness_alloc(struct shmar__liveness *lv, int nranks)
 {
@@ -85,6 +86,7 @@ fail:
 
 void shmar__liveness_fini(struct shmar__liveness *lv)
 {
+	shmar__watcher_stop(lv->watcher); /* before its pidfds close */
 	shmar__ring_close(lv->ring);
 	if (lv->pidfds)
 		for (int r = 0; r < lv->nranks; r++)
@@ -143,12 +145,17 @@ int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank)
 		return 0;
 	if (lv->ring) /* the ring has been watching: no system call */
 		shmar__ring_reap(lv->ring);
-	if (lv->exited[rank])
+	if (lv->watcher) /* before exited[]: a death after this ends the next sleep */
+		lv->gen_seen = atomic_load_explicit(shmar__watcher_gen(lv->watcher),
+						    memory_order_seq_cst);
+	if (__atomic_load_n(&lv->exited[rank], __ATOMIC_ACQUIRE))
 		return -EOWNERDEAD;
 	if (lv->ring)
 		return 0;
 	if (pfd.fd < 0)
 		return pid_gone(lv->pids[rank]) ? -EOWNERDEAD : 0;
+	if (lv->watcher && shmar__watcher_alive(lv->watcher))
+		return 0; /* the thread is watching that pidfd */
 	return poll(&pfd, 1, 0) > 0 ? -EOWNERDEAD : 0;
 }
 
@@ -167,13 +174,25 @@ int shmar__liveness_ring_open(struct shmar__liveness *lv, int mode, char *why, s
 	return err;
 }
 
+void shmar__liveness_watch(struct shmar__liveness *lv)
+{
+	if (!lv->ring && lv->nranks > 1)
+		lv->watcher = shmar__watcher_start(lv->pidfds, lv->nranks, lv->self, lv->exited);
+}
+
 void shmar__liveness_sleep(struct shmar__liveness *lv, _Atomic uint32_t *word, uint32_t seen,
 			   uint64_t timeout_ns)
 {
-	if (lv->ring)
+	if (lv->ring) {
 		shmar__ring_sleep(lv->ring, word, seen, timeout_ns);
-	else
-		shmar__futex_wait(word, seen, (int64_t)timeout_ns);
+		return;
+	}
+	if (lv->watcher && !lv->no_waitv &&
+	    shmar__futex_wait2(word, seen, shmar__watcher_gen(lv->watcher), lv->gen_seen,
+			       (int64_t)timeout_ns) != -ENOSYS)
+		return;
+	lv->no_waitv = lv->watcher != NULL; /* Linux < 5.16, or valgrind */
+	shmar__futex_wait(word, seen, (int64_t)timeout_ns);
 }
 
 void shmar__liveness_settle(struct shmar__liveness *lv)

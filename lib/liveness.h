@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 struct shmar__ring;
+struct shmar__watcher;
 
 struct shmar__liveness {
 	int nranks;
@@ -24,8 +25,11 @@ struct shmar__liveness {
 	struct pollfd *pfds;  /* the peers' pidfds, for one poll() */
 	int *pfd_rank;        /* rank of pfds[i] */
 	int npfds;
-	bool *exited;         /* per rank: its pidfd fired (filled by the ring) */
-	struct shmar__ring *ring; /* NULL: futex slices and poll() */
+	bool *exited;         /* per rank: its pidfd fired (ring or watcher; atomic) */
+	struct shmar__ring *ring; /* NULL: the watcher, or futex slices and poll() */
+	struct shmar__watcher *watcher; /* without the ring: a thread on the pidfds */
+	uint32_t gen_seen;    /* the watcher's death count at the last check */
+	bool no_waitv;        /* FUTEX_WAITV is missing: sleep in slices */
 };
 
 /*
@@ -47,8 +51,14 @@ int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank);
  */
 int shmar__liveness_ring_open(struct shmar__liveness *lv, int mode, char *why, size_t why_len);
 
-/* Sleep while *word == seen, at most timeout_ns; with the ring a peer's exit
- * ends the sleep at once. */
+/*
+ * Without the ring, start the watcher thread (watcher.h); where it cannot
+ * start the waits keep polling the pidfds between slices.
+ */
+void shmar__liveness_watch(struct shmar__liveness *lv);
+
+/* Sleep while *word == seen, at most timeout_ns; with the ring or the
+ * watcher a peer's exit ends the sleep at once. */
 void shmar__liveness_sleep(struct shmar__liveness *lv, _Atomic uint32_t *word, uint32_t seen,
 			   uint64_t timeout_ns);
 /* A wait ended: take back whatever the ring still has queued for it. */

@@ -5,6 +5,8 @@
  * the wrong collective, or arrives after the deadline).  Every survivor must
  * return the documented error quickly, and nothing may hang or leak.
  *
+ * Then a rank asleep in a wait when its peer is killed must wake at once.
+ *
  * SHMAR_TEST_TRIALS=N raises the number of kill trials (a soak).
  */
 #include <stdarg.h>
@@ -190,6 +192,75 @@ static void kill_trials(const char *io_uring, int trials)
 	free(lat);
 }
 
+/*
+ * A rank asleep in a barrier (no spinning) when its peer is SIGKILLed wakes
+ * at once, on both paths: with io_uring the ring's futex wait ends, without
+ * it the watcher thread's death count does.  Sleeping in 100 ms slices and
+ * polling in between would be 50 ms late on average; 8 trials all under
+ * 40 ms rule that out.
+ */
+struct asleep {
+	char name[80];
+	volatile int asleep;      /* rank 0 is about to wait */
+	volatile int err;
+	volatile double returned; /* when rank 0's barrier returned */
+};
+
+static int rank_asleep(int rank, int nranks, void *arg)
+{
+	struct asleep *a = arg;
+	struct shmar_config cfg;
+	struct shmar_comm *comm = NULL;
+
+	th_config(&cfg);
+	cfg.spin_us = 0;
+	TH_CHECK_EQ(shmar_comm_init(&comm, a->name, nranks, rank, &cfg), 0);
+	TH_CHECK_EQ(shmar_barrier(comm), 0);
+	if (rank == 1) {
+		pause(); /* until the harness kills it */
+		return 1;
+	}
+	a->asleep = 1;
+	a->err = shmar_barrier(comm);
+	a->returned = th_now();
+	TH_CHECK_EQ(shmar_comm_destroy(comm), 0);
+	return 0;
+}
+
+static void kill_asleep(const char *io_uring)
+{
+	struct asleep *a = th_shared(sizeof(*a));
+	double worst = 0, kill_time;
+	pid_t p0, p1;
+	int st;
+
+	setenv("SHMAR_IO_URING", io_uring, 1);
+	for (int i = 0; i < 8; i++) {
+		memset(a, 0, sizeof(*a));
+		th_job_name(a->name, sizeof(a->name), "asleep");
+		p0 = th_spawn(rank_asleep, 0, 2, a, 30);
+		p1 = th_spawn(rank_asleep, 1, 2, a, 30);
+		while (!a->asleep)
+			usleep(1000);
+		usleep(150000 + (useconds_t)(th_rand() % 100000)); /* well into a sleep */
+		kill_time = th_now();
+		kill(p1, SIGKILL);
+		assert_int_equal(waitpid(p1, &st, 0), p1);
+		assert_int_equal(th_wait(p0), 0);
+		assert_int_equal(a->err, -EOWNERDEAD);
+		if (a->returned - kill_time > worst)
+			worst = a->returned - kill_time;
+	}
+	unsetenv("SHMAR_IO_URING");
+	print_message("SHMAR_IO_URING=%s: a sleeping rank saw its peer's SIGKILL after at most %.1f ms (8 trials)\n",
+		      io_uring, worst * 1e3);
+	assert_true(worst < 0.040);
+	assert_int_equal(th_dir_entries(), 0);
+}
+
+static void test_kill_asleep_ring(void **state) { (void)state; kill_asleep("auto"); }
+static void test_kill_asleep_watcher(void **state) { (void)state; kill_asleep("0"); }
+
 static int trials_wanted(void)
 {
 	const char *s = getenv("SHMAR_TEST_TRIALS");
@@ -250,6 +321,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kill_ring, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_kill_fallback, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_kill_without_pidfd, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_kill_asleep_ring, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_kill_asleep_watcher, th_setup, th_teardown),
 	};
 
 	th_seed((uint64_t)getpid() * 2654435761u);

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * watcher.h - a thread that sleeps on the peers' pidfds, for kernels whose
+ * io_uring cannot sleep on a futex (before Linux 6.7, Debian 12's 6.1
+ * among them) or where io_uring is off.
+ *
+ * When a peer exits the thread marks it in exited[] and bumps a private
+ * death count; a waiter sleeps on its peer's post word and on that count at
+ * once (FUTEX_WAITV, Linux 5.16), so a death ends the sleep at once instead
+ * of at the end of a slice.
+ */
+#ifndef LIBSHMAR_WATCHER_H
+#define LIBSHMAR_WATCHER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct shmar__watcher;
+
+/*
+ * Watch pidfds[r] >= 0 (r != self) and set exited[r] (atomically) when one
+ * fires.  NULL when no thread could be started: the caller keeps polling.
+ */
+struct shmar__watcher *shmar__watcher_start(const int *pidfds, int nranks, int self,
+					    bool *exited);
+/* Stop and free it; in a forked child (where the thread does not exist) only free. */
+void shmar__watcher_stop(struct shmar__watcher *w);
+/* The death count: read it before looking at exited[], then sleep on it. */
+_Atomic uint32_t *shmar__watcher_gen(struct shmar__watcher *w);
+/* False once the thread has ended on an error: poll again. */
+bool shmar__watcher_alive(const struct shmar__watcher *w);
+
+#endif /* LIBSHMAR_WATCHER_H */
