@@ -9,9 +9,9 @@
  */
 #include <errno.h>
 #include <linux/futex.h>
+#include <stdint.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <stdint.h>
 #include <unistd.h>
 
 #include "futex.h"

@@ -187,11 +187,12 @@ void shmar__liveness_sleep(struct shmar__liveness *lv, _Atomic uint32_t *word, u
 		shmar__ring_sleep(lv->ring, word, seen, timeout_ns);
 		return;
 	}
-	if (lv->watcher && !lv->no_waitv &&
-	    shmar__futex_wait2(word, seen, shmar__watcher_gen(lv->watcher), lv->gen_seen,
-			       (int64_t)timeout_ns) != -ENOSYS)
-		return;
-	lv->no_waitv = lv->watcher != NULL; /* Linux < 5.16, or valgrind */
+	if (lv->watcher && !lv->no_waitv) {
+		if (shmar__futex_wait2(word, seen, shmar__watcher_gen(lv->watcher), lv->gen_seen,
+				       (int64_t)timeout_ns) != -ENOSYS)
+			return;
+		lv->no_waitv = true; /* Linux < 5.16, or valgrind: sleep in slices */
+	}
 	shmar__futex_wait(word, seen, (int64_t)timeout_ns);
 }
 
