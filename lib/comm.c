@@ -16,6 +16,7 @@
 
 #include "shmar-private.h"
 #include "rendezvous.h"
+#include "cpus.h"
 
 /*
  * Bumped in every child after fork(): a comm remembers the generation it was
@@ -60,29 +61,16 @@ static struct shmar__ctl *own_ctl(struct shmar_comm *comm)
 
 /* ---------------------------------------------------------------- forming */
 
-/* Crossovers of the all-reduce algorithms, measured with shmar-bench (2 and 3
- * ranks on 2 CPUs): with a CPU per rank the two-step algorithm, where each
- * rank reads 1/N of every peer's data twice, wins from 512 bytes; when ranks
- * share CPUs every synchronisation is a scheduler hand-off and the one-step
- * algorithm wins up to about 64 KiB. */
-#define SMALL_MAX_DEDICATED 512
-#define SMALL_MAX_SHARED (64 * 1024)
-
-static int job_cpus(struct shmar_comm *comm);
-
 /* Rank 0 decides what every rank must agree on: the job's CPUs and small_max. */
 static void publish_job_shape(struct shmar_comm *comm, const struct shmar__rdv *rdv)
 {
 	struct shmar__seg_header *h = shmar__seg_hdr(comm->base);
-	size_t small_max = comm->set.small_max;
 
-	h->job_cpus = shmar__rdv_count_cpus(rdv->cpus);
-	if (small_max == SHMAR_SMALL_MAX_AUTO)
-		small_max = comm->nranks > job_cpus(comm) ? SMALL_MAX_SHARED : SMALL_MAX_DEDICATED;
-	if (small_max > comm->layout.slot_bytes)
-		small_max = comm->layout.slot_bytes;
-	h->small_max = small_max;
-	comm->set.small_max = small_max;
+	h->job_cpus = shmar__cpus_count(rdv->cpus);
+	comm->set.small_max = shmar__cpus_small_max(comm->set.small_max, comm->nranks,
+						    shmar__cpus_of_job(h->job_cpus),
+						    comm->layout.slot_bytes);
+	h->small_max = comm->set.small_max;
 }
 
 static int form_as_root(struct shmar_comm *comm, struct shmar__rdv *rdv, char *why, size_t len)
@@ -108,7 +96,7 @@ static int form_as_root(struct shmar_comm *comm, struct shmar__rdv *rdv, char *w
 	if (comm->nranks == 1) {
 		close(memfd);
 		rdv->pids[0] = getpid();
-		shmar__rdv_own_cpus(rdv->cpus);
+		shmar__cpus_own(rdv->cpus);
 		publish_job_shape(comm, rdv);
 		return 0;
 	}
@@ -192,28 +180,13 @@ static int adopt_sockets(struct shmar_comm *comm, struct shmar__rdv *rdv)
 	return 0;
 }
 
-/*
- * CPUs the job's ranks can run on: the union of their affinity masks (rank 0
- * gathered it), capped by the online CPUs and the cgroup quota.  Ranks pinned
- * to disjoint CPUs are not oversubscribed even though each sees one CPU.
- */
-static int job_cpus(struct shmar_comm *comm)
-{
-	uint32_t job = shmar__seg_hdr(comm->base)->job_cpus;
-	int usable = shmar__usable_cpus();
-
-	if (job == 0 || job > 1024) /* unknown, or not believable */
-		return usable;
-	return (int)job < usable ? (int)job : usable;
-}
-
 static void setup_waits(struct shmar_comm *comm)
 {
 	struct shmar__waitctx *w = &comm->wait;
 
 	w->abort_word = &shmar__seg_hdr(comm->base)->abort_word;
 	w->spin_ns = (uint64_t)comm->set.spin_us * 1000;
-	w->yield = comm->nranks > job_cpus(comm);
+	w->yield = comm->nranks > shmar__cpus_of_job(shmar__seg_hdr(comm->base)->job_cpus);
 	w->timeout_ns = (uint64_t)comm->set.timeout_ms * 1000000;
 	w->slice_ns = SHMAR_SLICE_NS;
 	w->live = &comm->live;
@@ -224,6 +197,7 @@ static int comm_open(struct shmar_comm *comm, char *why, size_t len)
 {
 	struct shmar__rdv rdv;
 	char dir[sizeof(comm->set.dir)];
+	const char *dir_source;
 	uint64_t deadline;
 	int err, bad_rank = -1;
 
@@ -235,10 +209,11 @@ static int comm_open(struct shmar_comm *comm, char *why, size_t len)
 	if (err < 0)
 		return snprintf(why, len, "segment of %d ranks x 2 x %zu bytes is too large",
 				comm->nranks, comm->set.slot_bytes), err;
-	if (comm->set.dir[0])
-		snprintf(dir, sizeof(dir), "%s", comm->set.dir);
-	else if ((err = shmar__rdv_dir_default(dir, sizeof(dir))) < 0)
-		return snprintf(why, len, "default rendezvous directory path too long"), err;
+	err = shmar__rdv_dir_resolve(comm->set.dir, dir, sizeof(dir), &dir_source);
+	if (err < 0)
+		return snprintf(why, len, "%s", err == -EINVAL
+				? "the rendezvous directory (dir, SHMAR_DIR) must be an absolute path"
+				: "the rendezvous directory path is too long"), err;
 
 	deadline = comm->set.init_timeout_ms
 			   ? shmar__now_ns() + (uint64_t)comm->set.init_timeout_ms * 1000000

@@ -72,6 +72,12 @@ int shmar__futex_wait2(_Atomic uint32_t *word, uint32_t expected, _Atomic uint32
 	return -errno;
 }
 
+bool shmar__futex_waitv_supported(void)
+{
+	/* no waiters: EINVAL where the call exists, ENOSYS where it does not */
+	return syscall(SYS_futex_waitv, NULL, 0, 0, NULL, CLOCK_MONOTONIC) < 0 && errno != ENOSYS;
+}
+
 int shmar__futex_wake_private(_Atomic uint32_t *word)
 {
 	long woken = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL,

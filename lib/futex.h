@@ -8,6 +8,7 @@
 #define LIBSHMAR_FUTEX_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -25,6 +26,8 @@ int shmar__futex_wake(_Atomic uint32_t *word, int n);
  */
 int shmar__futex_wait2(_Atomic uint32_t *word, uint32_t expected, _Atomic uint32_t *gen,
 		       uint32_t gen_seen, int64_t timeout_ns);
+/* Whether the kernel (and valgrind) has FUTEX_WAITV. */
+bool shmar__futex_waitv_supported(void);
 /* Wake every sleeper on a private word of this process. */
 int shmar__futex_wake_private(_Atomic uint32_t *word);
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "shmar.h"
+#include "cpus.h"
 
 #define SHMAR_MSG_MAGIC 0x53565244u /* "DRVS" */
 #define SHMAR_MSG_VERSION 1u
@@ -40,7 +41,7 @@ struct shmar__msg {
 	char token[SHMAR_TOKEN_MAX + 1]; /* zero-padded */
 	char reason[SHMAR_REASON_MAX];   /* NUL-terminated text for REJECT/READY/FAIL */
 	uint32_t pids[SHMAR_MAX_RANKS];  /* WELCOME: pid of every rank */
-	uint64_t cpus[16];               /* HELLO: the sender's CPU affinity (CPUs 0..1023) */
+	uint64_t cpus[SHMAR_CPU_WORDS];  /* HELLO: the sender's CPU affinity */
 };
 
 /* A message of type with the common fields filled and everything else zero. */

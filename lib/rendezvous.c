@@ -9,7 +9,6 @@
  * stall the job: it is dropped and the others go on.
  */
 #include <errno.h>
-#include <sched.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include "shmar-private.h"
 #include "rendezvous.h"
 #include "rendezvous-msg.h"
+#include "cpus.h"
 #include "futex.h"
 
 #ifndef SO_PEERPIDFD
@@ -62,15 +62,24 @@ static int remaining_ms(const struct shmar__rdv *r)
 	return (int)((r->deadline_ns - now + 999999) / 1000000);
 }
 
-int shmar__rdv_dir_default(char *out, size_t len)
+int shmar__rdv_dir_resolve(const char *setting, char *out, size_t len, const char **source)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	int n;
 
-	if (xdg && xdg[0] == '/')
+	if (setting && *setting) {
+		/* ranks in different working directories must still meet */
+		if (setting[0] != '/')
+			return -EINVAL;
+		n = snprintf(out, len, "%s", setting);
+		*source = "setting";
+	} else if (xdg && xdg[0] == '/') {
 		n = snprintf(out, len, "%s/shmar", xdg);
-	else
+		*source = "XDG_RUNTIME_DIR";
+	} else {
 		n = snprintf(out, len, "/tmp/shmar-%u", (unsigned)geteuid());
+		*source = "default";
+	}
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
@@ -335,27 +344,6 @@ static ssize_t recv_msg(int sock, struct shmar__msg *m, int *want_fd)
 	return n;
 }
 
-void shmar__rdv_own_cpus(uint64_t cpus[16])
-{
-	cpu_set_t set;
-
-	memset(cpus, 0, 16 * sizeof(uint64_t));
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return;
-	for (int c = 0; c < 1024 && c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set))
-			cpus[c / 64] |= 1ull << (c % 64);
-}
-
-unsigned shmar__rdv_count_cpus(const uint64_t cpus[16])
-{
-	unsigned n = 0;
-
-	for (int i = 0; i < 16; i++)
-		n += (unsigned)__builtin_popcountll(cpus[i]);
-	return n;
-}
-
 /* ---------------------------------------------------------------- rank 0 */
 
 struct pending {
@@ -429,8 +417,7 @@ static void handle_hello(struct shmar__rdv *r, struct gather *g, int i, const ch
 	r->socks[m.rank] = p->fd;
 	r->pids[m.rank] = p->pid;
 	/* the job's CPUs: ranks pinned apart are not competing for one */
-	for (size_t w = 0; w < SHMAR_ARRAY_SIZE(r->cpus); w++)
-		r->cpus[w] |= m.cpus[w];
+	shmar__cpus_merge(r->cpus, m.cpus);
 	r->pidfds[m.rank] = peer_pidfd(p->fd, p->pid);
 	g->joined++;
 	g->pend[i] = g->pend[--g->npend];
@@ -520,7 +507,7 @@ int shmar__rdv_gather(struct shmar__rdv *r, const char *token)
 	int n, i, wait_ms;
 
 	r->pids[0] = getpid();
-	shmar__rdv_own_cpus(r->cpus);
+	shmar__cpus_own(r->cpus);
 	while (g.joined < r->nranks - 1) {
 		wait_ms = remaining_ms(r);
 		if (wait_ms == 0) {
@@ -700,7 +687,7 @@ int shmar__rdv_connect(struct shmar__rdv *r, const char *token)
 	m.nranks = (uint32_t)r->nranks;
 	m.rank = (uint32_t)r->rank;
 	m.pid = (uint32_t)getpid();
-	shmar__rdv_own_cpus(m.cpus);
+	shmar__cpus_own(m.cpus);
 	if (token)
 		strncpy(m.token, token, SHMAR_TOKEN_MAX);
 	err = send_msg(r, fd, &m, -1);

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "shmar.h"
+#include "cpus.h"
 
 struct shmar__rdv {
 	int dirfd;
@@ -27,13 +28,18 @@ struct shmar__rdv {
 	int socks[SHMAR_MAX_RANKS];    /* rank 0: per peer rank; others: [0] to rank 0 */
 	int pidfds[SHMAR_MAX_RANKS];   /* rank 0: from SO_PEERPIDFD where the kernel has it */
 	pid_t pids[SHMAR_MAX_RANKS];
-	uint64_t cpus[16];             /* rank 0: union of every rank's affinity */
+	uint64_t cpus[SHMAR_CPU_WORDS]; /* rank 0: union of every rank's affinity */
 	uint64_t deadline_ns;
 	char why[256];                 /* the reason of the last failure */
 };
 
-/* Directory choice (cfg_dir, SHMAR_DIR, XDG_RUNTIME_DIR/shmar, /tmp/shmar-<euid>). */
-int shmar__rdv_dir_default(char *out, size_t len);
+/*
+ * The rendezvous directory: setting (cfg->dir or SHMAR_DIR, which must be
+ * absolute) when given, else $XDG_RUNTIME_DIR/shmar, else /tmp/shmar-<euid>.
+ * *source says which: "setting", "XDG_RUNTIME_DIR" or "default".
+ * 0, -EINVAL for a relative setting, -ENAMETOOLONG.
+ */
+int shmar__rdv_dir_resolve(const char *setting, char *out, size_t len, const char **source);
 
 void shmar__rdv_init(struct shmar__rdv *r, int nranks, int rank, uint64_t deadline_ns);
 /* Close everything still open; unlinks the socket file if rank 0 still owns it. */
@@ -41,11 +47,6 @@ void shmar__rdv_fini(struct shmar__rdv *r);
 
 /* Open (creating it 0700 if missing) and vet the directory. */
 int shmar__rdv_open_dir(struct shmar__rdv *r, const char *dir, const char *job);
-
-/* This process's CPU affinity as a 1024-bit mask. */
-void shmar__rdv_own_cpus(uint64_t cpus[16]);
-/* Number of CPUs in a mask. */
-unsigned shmar__rdv_count_cpus(const uint64_t cpus[16]);
 
 /* rank 0 */
 int shmar__rdv_listen(struct shmar__rdv *r);

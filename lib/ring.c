@@ -117,6 +117,19 @@ struct shmar__ring *shmar__ring_open(const int *pidfds, int nranks, int self, bo
 	return ring;
 }
 
+int shmar__ring_probe(bool *futex_wait)
+{
+	struct io_uring uring;
+	int err = io_uring_queue_init(4, &uring, 0);
+
+	*futex_wait = false;
+	if (err < 0)
+		return err;
+	*futex_wait = futex_opcode_supported(&uring);
+	io_uring_queue_exit(&uring);
+	return 0;
+}
+
 void shmar__ring_close(struct shmar__ring *ring)
 {
 	if (!ring)
@@ -187,6 +200,12 @@ struct shmar__ring *shmar__ring_open(const int *pidfds, int nranks, int self, bo
 	(void)pidfds, (void)nranks, (void)self, (void)exited;
 	*err = -ENOTSUP;
 	return NULL;
+}
+
+int shmar__ring_probe(bool *futex_wait)
+{
+	*futex_wait = false;
+	return -ENOPKG;
 }
 
 void shmar__ring_close(struct shmar__ring *ring) { (void)ring; }

@@ -26,6 +26,10 @@ struct shmar__ring *shmar__ring_open(const int *pidfds, int nranks, int self, bo
 				     int *err);
 void shmar__ring_close(struct shmar__ring *ring);
 
+/* Whether a ring can be set up here (0, -ENOPKG without liburing, or
+ * io_uring_setup's error) and has the futex wait opcode. */
+int shmar__ring_probe(bool *futex_wait);
+
 /*
  * Sleep while *word == seen, at most timeout_ns, or until a watched process
  * exits.  A futex wait already queued on the same word is reused.

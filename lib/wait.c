@@ -173,29 +173,3 @@ void shmar__wake_all(struct shmar__waitctx *w, _Atomic uint32_t *word, _Atomic u
 		shmar__futex_wake(word, INT_MAX);
 	}
 }
-
-/* cgroup v2 cpu.max "quota period", or "max period": the CPUs the quota buys. */
-static int cgroup_cpu_quota(void)
-{
-	long long quota, period;
-	char buf[64];
-	FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
-	int n;
-
-	if (!f)
-		return INT_MAX;
-	n = fgets(buf, sizeof(buf), f) ? sscanf(buf, "%lld %lld", &quota, &period) : 0;
-	fclose(f);
-	if (n != 2 || quota <= 0 || period <= 0)
-		return INT_MAX; /* "max": no quota */
-	return (int)((quota + period - 1) / period);
-}
-
-int shmar__usable_cpus(void)
-{
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	int quota = cgroup_cpu_quota();
-	int cpus = online > 0 && online < INT_MAX ? (int)online : 1;
-
-	return quota < cpus ? quota : cpus;
-}

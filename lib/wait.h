@@ -52,7 +52,4 @@ void shmar__wake_all(struct shmar__waitctx *w, _Atomic uint32_t *word, _Atomic u
 
 uint64_t shmar__now_ns(void);
 
-/* CPUs the job may use: online CPUs capped by the cgroup's CPU quota. */
-int shmar__usable_cpus(void);
-
 #endif /* LIBSHMAR_WAIT_H */

@@ -55,14 +55,14 @@ static uint32_t f32_to_bits(float f)
 	return u;
 }
 
-static float bf16_value(uint16_t h)
+float ref_bf16_value(uint16_t h)
 {
 	return bits_to_f32((uint32_t)h << 16);
 }
 
 /* Round to bf16 by choosing the nearer of the two neighbours, ties to the
  * one with an even last bit; differences taken exactly in double. */
-static uint16_t bf16_round(float f)
+uint16_t ref_bf16_round(float f)
 {
 	uint32_t u = f32_to_bits(f);
 	uint16_t lo, hi;
@@ -74,9 +74,9 @@ static uint16_t bf16_round(float f)
 	if ((u & 0xffff) == 0)
 		return lo;
 	hi = (uint16_t)(lo + 1); /* away from zero; 0x7f7f + 1 is Inf, as it should */
-	dlo = fabs((double)f - (double)bf16_value(lo));
-	dhi = fabs((double)bf16_value(hi) - (double)f);
-	if (isinf(bf16_value(hi)) && !isinf(f)) {
+	dlo = fabs((double)f - (double)ref_bf16_value(lo));
+	dhi = fabs((double)ref_bf16_value(hi) - (double)f);
+	if (isinf(ref_bf16_value(hi)) && !isinf(f)) {
 		/* overflow threshold: halfway between the largest finite and 2^128 */
 		dhi = fabs(ldexp(1.0, 128) - fabs((double)f));
 	}
@@ -87,7 +87,7 @@ static uint16_t bf16_round(float f)
 	return (lo & 1) ? hi : lo;
 }
 
-static float fp16_value(uint16_t h)
+float ref_fp16_value(uint16_t h)
 {
 	_Float16 x;
 
@@ -95,7 +95,7 @@ static float fp16_value(uint16_t h)
 	return (float)x;
 }
 
-static uint16_t fp16_round(float f)
+uint16_t ref_fp16_round(float f)
 {
 	_Float16 x = (_Float16)f; /* libgcc: IEEE round to nearest even */
 	uint16_t h;
@@ -108,7 +108,7 @@ static uint16_t fp16_round(float f)
 
 /* ---------------------------------------------------------------- inputs */
 
-static uint32_t special_f32(uint64_t r)
+uint32_t ref_special_f32(uint64_t r)
 {
 	static const uint32_t v[] = {
 		0x7fc00000, 0x7fc01234, 0xffc00001, 0x7f800001, 0xff812345, /* NaNs, quiet and signalling */
@@ -141,7 +141,7 @@ void ref_input(void *out, int dtype, uint64_t seed, int rank, size_t i)
 	switch (dtype) {
 	case SHMAR_FLOAT32:
 		if (kind == 0)
-			u = special_f32(r);
+			u = ref_special_f32(r);
 		else if (kind < 10)
 			/* exponents near 1: sums overlap and round, often to ties */
 			u = (uint32_t)(r & 0x807fffffu) | ((uint32_t)(124 + (r >> 32) % 6) << 23);
@@ -233,8 +233,8 @@ static double load_float(const void *p, int dtype)
 
 	switch (dtype) {
 	case SHMAR_FLOAT32: memcpy(&f, p, 4); return f;
-	case SHMAR_BFLOAT16: memcpy(&h, p, 2); return bf16_value(h);
-	case SHMAR_FLOAT16: memcpy(&h, p, 2); return fp16_value(h);
+	case SHMAR_BFLOAT16: memcpy(&h, p, 2); return ref_bf16_value(h);
+	case SHMAR_FLOAT16: memcpy(&h, p, 2); return ref_fp16_value(h);
 	default: memcpy(&d, p, 8); return d;
 	}
 }
@@ -251,11 +251,11 @@ static void store_float(void *p, int dtype, double v)
 		memcpy(p, &u, 4);
 		break;
 	case SHMAR_BFLOAT16:
-		h = bf16_round((float)v);
+		h = ref_bf16_round((float)v);
 		memcpy(p, &h, 2);
 		break;
 	case SHMAR_FLOAT16:
-		h = fp16_round((float)v);
+		h = ref_fp16_round((float)v);
 		memcpy(p, &h, 2);
 		break;
 	default:

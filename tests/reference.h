@@ -30,6 +30,15 @@ void ref_reduce_elem(void *out, int dtype, int op, uint64_t seed, int nranks, si
 /* Reduce srcs[0..n) element-wise (for kernel tests with explicit inputs). */
 void ref_reduce(void *dst, const void *const *srcs, unsigned n, size_t count, int dtype, int op);
 
+/* Conversions, written apart from the library's: value of a bf16/fp16, and
+ * a float rounded to nearest even (NaN to the default quiet NaN). */
+float ref_bf16_value(uint16_t h);
+uint16_t ref_bf16_round(float f);
+float ref_fp16_value(uint16_t h);
+uint16_t ref_fp16_round(float f);
+/* One of the special fp32 bit patterns (NaNs, Inf, zeros, subnormals, max). */
+uint32_t ref_special_f32(uint64_t r);
+
 /* 64-bit FNV-1a of bytes, to compare outputs across ranks. */
 uint64_t ref_hash(const void *p, size_t n);
 

@@ -28,6 +28,17 @@ int shmar__isa_supported(int isa)
 #endif
 }
 
+const char *shmar__isa_needs(int isa)
+{
+	switch (isa) {
+	case SHMAR_ISA_SCALAR: return "nothing";
+	case SHMAR_ISA_AVX2: return "avx2, fma and f16c";
+	case SHMAR_ISA_AVX512: return "avx512f, avx512bw, avx512vl, avx2, fma and f16c";
+	case SHMAR_ISA_AUTO: return "nothing (the best kernels this CPU runs)";
+	default: return "?";
+	}
+}
+
 int shmar__kernels_select(int isa, const struct shmar__kernels **out)
 {
 	static const struct shmar__kernels *const by_isa[] = {

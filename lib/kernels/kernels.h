@@ -40,6 +40,9 @@ extern const struct shmar__kernels shmar__kernels_avx512;
 /* Whether this CPU can run the kernels of isa (enum shmar_isa, not AUTO). */
 int shmar__isa_supported(int isa);
 
+/* The CPU features the kernels of isa need, for messages. */
+const char *shmar__isa_needs(int isa);
+
 /*
  * Pick the kernels for isa: SHMAR_ISA_AUTO gives the best the CPU runs.
  * Returns 0, -EINVAL for an unknown isa, -ENOTSUP when the CPU lacks it.

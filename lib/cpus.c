@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cpus.c - affinity masks, cgroup quota, and the policies that follow from
+ * how many CPUs a job has (cpus.h).
+ */
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cpus.h"
+#include "shmar.h"
+
+/*
+ * Crossovers of the all-reduce algorithms, measured with shmar-bench (2 and 3
+ * ranks on 2 CPUs): with a CPU per rank the two-step algorithm, where each
+ * rank reads 1/N of every peer's data twice, wins from 512 bytes; when ranks
+ * share CPUs every synchronisation is a scheduler hand-off and the one-step
+ * algorithm wins up to about 64 KiB.
+ */
+#define SMALL_MAX_DEDICATED 512
+#define SMALL_MAX_SHARED (64 * 1024)
+
+void shmar__cpus_own(uint64_t mask[SHMAR_CPU_WORDS])
+{
+	cpu_set_t set;
+
+	memset(mask, 0, SHMAR_CPU_WORDS * sizeof(uint64_t));
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return;
+	for (int c = 0; c < SHMAR_CPUS_MAX && c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			mask[c / 64] |= 1ull << (c % 64);
+}
+
+unsigned shmar__cpus_count(const uint64_t mask[SHMAR_CPU_WORDS])
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < SHMAR_CPU_WORDS; i++)
+		n += (unsigned)__builtin_popcountll(mask[i]);
+	return n;
+}
+
+void shmar__cpus_merge(uint64_t mask[SHMAR_CPU_WORDS], const uint64_t other[SHMAR_CPU_WORDS])
+{
+	for (int i = 0; i < SHMAR_CPU_WORDS; i++)
+		mask[i] |= other[i];
+}
+
+/* cgroup v2 cpu.max "quota period", or "max period": the CPUs the quota buys. */
+static int cgroup_cpu_quota(void)
+{
+	long long quota, period;
+	char buf[64];
+	FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fgets(buf, sizeof(buf), f) ? sscanf(buf, "%lld %lld", &quota, &period) : 0;
+	fclose(f);
+	if (n != 2 || quota <= 0 || period <= 0)
+		return 0; /* "max": no quota */
+	if (quota / period >= INT_MAX)
+		return INT_MAX;
+	return (int)((quota + period - 1) / period);
+}
+
+static int least(int a, int b)
+{
+	return a < b ? a : b;
+}
+
+void shmar__cpus_counts(struct shmar__cpu_counts *out)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	out->online = online > 0 && online < INT_MAX ? (int)online : 1;
+	out->affinity = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : out->online;
+	out->quota = cgroup_cpu_quota();
+	out->usable = least(out->online, out->affinity > 0 ? out->affinity : out->online);
+	if (out->quota > 0)
+		out->usable = least(out->usable, out->quota);
+}
+
+int shmar__cpus_of_job(unsigned job_mask_cpus)
+{
+	struct shmar__cpu_counts c;
+	int cap;
+
+	shmar__cpus_counts(&c);
+	/* the job spans the ranks' affinities, not this rank's alone */
+	cap = c.quota > 0 ? least(c.online, c.quota) : c.online;
+	if (job_mask_cpus == 0 || job_mask_cpus > SHMAR_CPUS_MAX) /* unknown, or not believable */
+		return cap;
+	return least((int)job_mask_cpus, cap);
+}
+
+size_t shmar__cpus_small_max(size_t setting, int nranks, int job_cpus, size_t slot_bytes)
+{
+	size_t small_max = setting;
+
+	if (small_max == SHMAR_SMALL_MAX_AUTO)
+		small_max = nranks > job_cpus ? SMALL_MAX_SHARED : SMALL_MAX_DEDICATED;
+	return small_max < slot_bytes ? small_max : slot_bytes;
+}

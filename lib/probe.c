@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * probe.c - the library's decisions, asked by its own tools (shmar-probe.h).
+ * Each answer comes from the very function that init uses.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "shmar-private.h"
+#include "shmar-probe.h"
+#include "cpus.h"
+#include "futex.h"
+#include "rendezvous.h"
+#include "ring.h"
+
+SHMAR_EXPORT int shmar_probe_isa(int requested, const char **name, const char **needs)
+{
+	const struct shmar__kernels *k;
+	int err;
+
+	if (needs)
+		*needs = shmar__isa_needs(requested);
+	err = shmar__kernels_select(requested, &k);
+	if (err < 0)
+		return err;
+	if (name)
+		*name = k->name;
+	return k->isa;
+}
+
+SHMAR_EXPORT int shmar_probe_dir(const char *cfg_dir, char *out, size_t len, const char **source)
+{
+	const char *env = getenv("SHMAR_DIR");
+	const char *setting = cfg_dir ? cfg_dir : env && *env ? env : NULL;
+	const char *from;
+	int err;
+
+	err = shmar__rdv_dir_resolve(setting, out, len, &from);
+	if (source)
+		*source = !setting ? from : cfg_dir ? "dir" : "SHMAR_DIR";
+	return err;
+}
+
+SHMAR_EXPORT int shmar_probe_cpus(struct shmar_probe_cpus *out)
+{
+	struct shmar__cpu_counts c;
+
+	if (!out)
+		return -EINVAL;
+	shmar__cpus_counts(&c);
+	out->online = c.online;
+	out->affinity = c.affinity;
+	out->quota = c.quota;
+	out->usable = c.usable;
+	return 0;
+}
+
+SHMAR_EXPORT int shmar_probe_io_uring(bool *futex_wait)
+{
+	bool op;
+	int err = shmar__ring_probe(&op);
+
+	if (futex_wait)
+		*futex_wait = op;
+	return err;
+}
+
+SHMAR_EXPORT bool shmar_probe_futex_waitv(void)
+{
+	return shmar__futex_waitv_supported();
+}
