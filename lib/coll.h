@@ -7,10 +7,11 @@
 #define LIBSHMAR_COLL_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "shmar-private.h"
+#include "comm.h"
 
 /*
  * A round is one use of the slots: copy in, synchronise, read.  Round j uses
@@ -25,7 +26,12 @@ static inline unsigned shmar__next_round(struct shmar_comm *comm)
 
 static inline void *shmar__slot(struct shmar_comm *comm, int rank, unsigned parity)
 {
-	return shmar__seg_slot(comm->base, &comm->layout, (unsigned)rank, parity);
+	return shmar__seg_slot(comm->chan.base, &comm->chan.layout, (unsigned)rank, parity);
+}
+
+static inline size_t shmar__slot_bytes(const struct shmar_comm *comm)
+{
+	return comm->chan.layout.slot_bytes;
 }
 
 /* Element range [lo, hi) of rank r when n elements are split over nranks in
@@ -43,8 +49,9 @@ static inline void shmar__slice(size_t n, size_t esize, int nranks, int r, size_
 }
 
 /*
- * Argument checks, made before anything shared is touched: -EINVAL with the
- * reason in last_error, and the comm stays usable.
+ * Argument checks, made by the thread that took the comm and before anything
+ * shared is touched: -EINVAL with the reason in the report, and the comm
+ * stays usable.
  */
 static inline int shmar__check_dtype(struct shmar_comm *comm, int dtype, size_t count,
 				     size_t *esize, size_t *bytes)
@@ -52,16 +59,16 @@ static inline int shmar__check_dtype(struct shmar_comm *comm, int dtype, size_t 
 	*bytes = 0;
 	*esize = shmar__dtype_size(dtype);
 	if (*esize == 0)
-		return shmar__fail(comm, -EINVAL, "unknown dtype %d", dtype);
+		return shmar__fail(&comm->report, -EINVAL, "unknown dtype %d", dtype);
 	if (__builtin_mul_overflow(count, *esize, bytes))
-		return shmar__fail(comm, -EINVAL, "count %zu x %zu bytes overflows", count, *esize);
+		return shmar__fail(&comm->report, -EINVAL, "count %zu x %zu bytes overflows", count, *esize);
 	return 0;
 }
 
 static inline int shmar__check_op(struct shmar_comm *comm, int op)
 {
 	if (op < SHMAR_SUM || op > SHMAR_AVG)
-		return shmar__fail(comm, -EINVAL, "unknown op %d", op);
+		return shmar__fail(&comm->report, -EINVAL, "unknown op %d", op);
 	return 0;
 }
 
@@ -69,23 +76,33 @@ static inline int shmar__check_buf(struct shmar_comm *comm, const void *buf, siz
 				   const char *what)
 {
 	if (bytes && !buf)
-		return shmar__fail(comm, -EINVAL, "%s is NULL", what);
+		return shmar__fail(&comm->report, -EINVAL, "%s is NULL", what);
 	if (bytes && (uintptr_t)buf > UINTPTR_MAX - bytes)
-		return shmar__fail(comm, -EINVAL, "%s wraps around the address space", what);
+		return shmar__fail(&comm->report, -EINVAL, "%s wraps around the address space", what);
 	return 0;
 }
 
-/* Distinct buffers must not overlap: the result would depend on copy order. */
-static inline int shmar__check_overlap(struct shmar_comm *comm, const void *a, size_t abytes,
-				       const void *b, size_t bbytes)
+static inline bool shmar__overlap(const void *a, size_t abytes, const void *b, size_t bbytes)
 {
 	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
 
-	if (a == b || !abytes || !bbytes)
-		return 0;
-	if (x < y + bbytes && y < x + abytes)
-		return shmar__fail(comm, -EINVAL, "sendbuf and recvbuf overlap without being equal");
-	return 0;
+	return abytes && bbytes && x < y + bbytes && y < x + abytes;
 }
+
+/*
+ * Distinct buffers must not overlap: the result would depend on copy order.
+ * in_place is the one overlap the call allows (each call says which).
+ */
+static inline int shmar__check_overlap(struct shmar_comm *comm, const void *a, size_t abytes,
+				       const void *b, size_t bbytes, bool in_place)
+{
+	if (in_place || !shmar__overlap(a, abytes, b, bbytes))
+		return 0;
+	return shmar__fail(&comm->report, -EINVAL,
+			   "sendbuf and recvbuf overlap without being one of the in-place forms");
+}
+
+/* What a call does, at SHMAR_DEBUG=trace. */
+#define shmar__trace_call(comm, ...) shmar__log(&(comm)->report, SHMAR_DEBUG_TRACE, __VA_ARGS__)
 
 #endif /* LIBSHMAR_COLL_H */

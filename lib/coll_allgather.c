@@ -20,7 +20,7 @@ static int allgather_round(struct shmar_comm *comm, const struct shmar__desc *d,
 
 	if (n)
 		memcpy(shmar__slot(comm, comm->rank, parity), in + off, n);
-	err = shmar__chan_sync(comm, d);
+	err = shmar__chan_sync(&comm->chan, d);
 	if (err < 0 || n == 0)
 		return err;
 	for (int r = 0; r < comm->nranks; r++) {
@@ -34,30 +34,31 @@ static int allgather_round(struct shmar_comm *comm, const struct shmar__desc *d,
 SHMAR_EXPORT int shmar_allgather(struct shmar_comm *comm, const void *sendbuf, void *recvbuf,
 				 size_t sendcount, enum shmar_dtype dtype)
 {
-	size_t esize, sbytes, rbytes, off = 0, n;
+	size_t esize, sbytes, rbytes, slot, off = 0, n;
 	struct shmar__desc d;
 	bool in_place;
-	int err;
+	int err = shmar__take(comm);
 
-	if (!comm)
-		return -EINVAL;
-	if ((err = shmar__check_dtype(comm, dtype, sendcount, &esize, &sbytes)) < 0)
-		return err;
-	if (__builtin_mul_overflow(sbytes, (size_t)comm->nranks, &rbytes))
-		return shmar__fail(comm, -EINVAL, "sendcount %zu x %d ranks overflows", sendcount,
-				   comm->nranks);
-	if ((err = shmar__check_buf(comm, sendbuf, sbytes, "sendbuf")) < 0 ||
-	    (err = shmar__check_buf(comm, recvbuf, rbytes, "recvbuf")) < 0)
-		return err;
-	in_place = sbytes && (const char *)sendbuf == (char *)recvbuf + (size_t)comm->rank * sbytes;
-	if (!in_place && (err = shmar__check_overlap(comm, sendbuf, sbytes, recvbuf, rbytes)) < 0)
-		return err;
-	err = shmar__enter(comm);
 	if (err < 0)
 		return err;
-	shmar__chan_desc(comm, &d, SHMAR_KIND_ALLGATHER, dtype, 0, sendcount, 0);
+	if ((err = shmar__check_dtype(comm, dtype, sendcount, &esize, &sbytes)) < 0)
+		return shmar__leave_with(comm, err);
+	if (__builtin_mul_overflow(sbytes, (size_t)comm->nranks, &rbytes))
+		return shmar__leave_with(comm, shmar__fail(&comm->report, -EINVAL,
+				"sendcount %zu x %d ranks overflows", sendcount, comm->nranks));
+	/* in place, MPI's and NCCL's way: sendbuf is the own block of recvbuf */
+	in_place = sbytes && (const char *)sendbuf == (char *)recvbuf + (size_t)comm->rank * sbytes;
+	if ((err = shmar__check_buf(comm, sendbuf, sbytes, "sendbuf")) < 0 ||
+	    (err = shmar__check_buf(comm, recvbuf, rbytes, "recvbuf")) < 0 ||
+	    (err = shmar__check_overlap(comm, sendbuf, sbytes, recvbuf, rbytes, in_place)) < 0 ||
+	    (err = shmar__chan_begin(&comm->chan)) < 0)
+		return shmar__leave_with(comm, err);
+	shmar__chan_desc(&comm->chan, &d, SHMAR_KIND_ALLGATHER, dtype, 0, sendcount, 0);
+	shmar__trace_call(comm, "call %u: allgather(sendcount=%zu, %s) %zu bytes out%s", d.call,
+			  sendcount, shmar__dtype_name(dtype), rbytes, in_place ? " in place" : "");
+	slot = shmar__slot_bytes(comm);
 	do {
-		n = sbytes - off < comm->layout.slot_bytes ? sbytes - off : comm->layout.slot_bytes;
+		n = sbytes - off < slot ? sbytes - off : slot;
 		err = allgather_round(comm, &d, sendbuf, recvbuf, sbytes, off, n, in_place);
 		off += n;
 	} while (err == 0 && off < sbytes);

@@ -11,7 +11,7 @@
  * synchronise; every rank copies the other slices out (all-gather).
  *
  * Both run the same kernel over all N inputs in rank order, so they give the
- * same bits (DESIGN.md, Numerics) whatever the threshold or chunk size.
+ * same bits (doc/design.md, "Numerics") whatever the threshold or chunk size.
  */
 #include <errno.h>
 #include <string.h>
@@ -35,7 +35,7 @@ static int allreduce_small(struct shmar_comm *comm, const struct shmar__desc *d,
 
 	if (bytes)
 		memcpy(shmar__slot(comm, comm->rank, parity), sendbuf, bytes);
-	err = shmar__chan_sync(comm, d);
+	err = shmar__chan_sync(&comm->chan, d);
 	if (err < 0 || count == 0)
 		return err;
 	gather_sources(comm, parity, 0, srcs);
@@ -63,7 +63,7 @@ static int allreduce_chunk(struct shmar_comm *comm, const struct shmar__desc *d,
 		if (r != comm->rank && hi > lo)
 			memcpy(mine + lo * esize, in + lo * esize, (hi - lo) * esize);
 	}
-	err = shmar__chan_sync(comm, d);
+	err = shmar__chan_sync(&comm->chan, d);
 	if (err < 0)
 		return err;
 	/* reduce-scatter: our slice of every input, into our output (in place is
@@ -74,7 +74,7 @@ static int allreduce_chunk(struct shmar_comm *comm, const struct shmar__desc *d,
 		reduce(out + mlo * esize, srcs, (unsigned)comm->nranks, mhi - mlo);
 		memcpy(mine + mlo * esize, out + mlo * esize, (mhi - mlo) * esize);
 	}
-	err = shmar__chan_sync(comm, d);
+	err = shmar__chan_sync(&comm->chan, d);
 	if (err < 0)
 		return err;
 	/* all-gather: the other reduced slices, from their owners' slots */
@@ -92,7 +92,7 @@ static int allreduce_large(struct shmar_comm *comm, const struct shmar__desc *d,
 			   const char *in, char *out, size_t count, size_t esize,
 			   shmar__reduce_fn reduce)
 {
-	size_t chunk = comm->layout.slot_bytes / esize, done = 0, n;
+	size_t chunk = shmar__slot_bytes(comm) / esize, done = 0, n;
 	int err;
 
 	while (done < count) {
@@ -111,22 +111,26 @@ SHMAR_EXPORT int shmar_allreduce(struct shmar_comm *comm, const void *sendbuf, v
 	struct shmar__desc d;
 	shmar__reduce_fn reduce;
 	size_t esize, bytes;
-	int err;
+	bool small;
+	int err = shmar__take(comm);
 
-	if (!comm)
-		return -EINVAL;
+	if (err < 0)
+		return err;
 	if ((err = shmar__check_dtype(comm, dtype, count, &esize, &bytes)) < 0 ||
 	    (err = shmar__check_op(comm, op)) < 0 ||
 	    (err = shmar__check_buf(comm, sendbuf, bytes, "sendbuf")) < 0 ||
 	    (err = shmar__check_buf(comm, recvbuf, bytes, "recvbuf")) < 0 ||
-	    (err = shmar__check_overlap(comm, sendbuf, bytes, recvbuf, bytes)) < 0)
-		return err;
-	err = shmar__enter(comm);
-	if (err < 0)
-		return err;
+	    (err = shmar__check_overlap(comm, sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf)) < 0 ||
+	    (err = shmar__chan_begin(&comm->chan)) < 0)
+		return shmar__leave_with(comm, err);
 	reduce = comm->kern->reduce[dtype][op];
-	shmar__chan_desc(comm, &d, SHMAR_KIND_ALLREDUCE, dtype, op, count, 0);
-	if (bytes <= comm->set.small_max || count == 0)
+	small = bytes <= comm->set.small_max || count == 0;
+	shmar__chan_desc(&comm->chan, &d, SHMAR_KIND_ALLREDUCE, dtype, op, count, 0);
+	shmar__trace_call(comm, "call %u: allreduce(count=%zu, %s, %s) %zu bytes%s: %s", d.call, count,
+			  shmar__dtype_name(dtype), shmar__op_name(op), bytes,
+			  sendbuf == recvbuf ? " in place" : "",
+			  small ? "one step" : "reduce-scatter + all-gather");
+	if (small)
 		err = allreduce_small(comm, &d, sendbuf, recvbuf, count, bytes, reduce);
 	else
 		err = allreduce_large(comm, &d, sendbuf, recvbuf, count, esize, reduce);

@@ -19,7 +19,7 @@ static int broadcast_round(struct shmar_comm *comm, const struct shmar__desc *d,
 
 	if (comm->rank == root && n)
 		memcpy(shmar__slot(comm, root, parity), buf + off, n);
-	err = shmar__chan_sync(comm, d);
+	err = shmar__chan_sync(&comm->chan, d);
 	if (err < 0)
 		return err;
 	if (comm->rank != root && n)
@@ -30,23 +30,26 @@ static int broadcast_round(struct shmar_comm *comm, const struct shmar__desc *d,
 SHMAR_EXPORT int shmar_broadcast(struct shmar_comm *comm, void *buf, size_t count,
 				 enum shmar_dtype dtype, int root)
 {
-	size_t esize, bytes, off = 0, n;
+	size_t esize, bytes, slot, off = 0, n;
 	struct shmar__desc d;
-	int err;
+	int err = shmar__take(comm);
 
-	if (!comm)
-		return -EINVAL;
-	if ((err = shmar__check_dtype(comm, dtype, count, &esize, &bytes)) < 0 ||
-	    (err = shmar__check_buf(comm, buf, bytes, "buf")) < 0)
-		return err;
-	if (root < 0 || root >= comm->nranks)
-		return shmar__fail(comm, -EINVAL, "root %d outside 0..%d", root, comm->nranks - 1);
-	err = shmar__enter(comm);
 	if (err < 0)
 		return err;
-	shmar__chan_desc(comm, &d, SHMAR_KIND_BROADCAST, dtype, 0, count, root);
+	if ((err = shmar__check_dtype(comm, dtype, count, &esize, &bytes)) < 0 ||
+	    (err = shmar__check_buf(comm, buf, bytes, "buf")) < 0)
+		return shmar__leave_with(comm, err);
+	if (root < 0 || root >= comm->nranks)
+		return shmar__leave_with(comm, shmar__fail(&comm->report, -EINVAL,
+				"root %d outside 0..%d", root, comm->nranks - 1));
+	if ((err = shmar__chan_begin(&comm->chan)) < 0)
+		return shmar__leave_with(comm, err);
+	shmar__chan_desc(&comm->chan, &d, SHMAR_KIND_BROADCAST, dtype, 0, count, root);
+	shmar__trace_call(comm, "call %u: broadcast(count=%zu, %s, root=%d) %zu bytes", d.call, count,
+			  shmar__dtype_name(dtype), root, bytes);
+	slot = shmar__slot_bytes(comm);
 	do {
-		n = bytes - off < comm->layout.slot_bytes ? bytes - off : comm->layout.slot_bytes;
+		n = bytes - off < slot ? bytes - off : slot;
 		err = broadcast_round(comm, &d, buf, off, n, root);
 		off += n;
 	} while (err == 0 && off < bytes);

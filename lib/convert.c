@@ -9,7 +9,8 @@
 #include <errno.h>
 #include <stdint.h>
 
-#include "shmar-private.h"
+#include "macro.h"
+#include "shmar.h"
 #include "kernels/numerics.h"
 
 /* Arrays of count elements of dsize and ssize bytes: present and apart. */

@@ -1,18 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * error.c - error texts, the last-failure message, and opt-in diagnostics.
- *
- * The library prints nothing unless SHMAR_DEBUG asks it to.  Before a comm
- * exists, the failure text of shmar_comm_init() is kept per thread.
+ * error.c - what each error number means for a job, and the version.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "shmar-private.h"
-
-static __thread char init_error[SHMAR_ERRMSG_MAX];
+#include "shmar.h"
+#include "macro.h"
 
 SHMAR_EXPORT const char *shmar_strerror(int err)
 {
@@ -50,59 +44,7 @@ SHMAR_EXPORT const char *shmar_strerror(int err)
 	return s ? s : "Unknown error";
 }
 
-SHMAR_EXPORT const char *shmar_comm_last_error(const struct shmar_comm *comm)
-{
-	return comm ? comm->last_error : init_error;
-}
-
 SHMAR_EXPORT const char *shmar_version(void)
 {
 	return PACKAGE_VERSION;
-}
-
-void shmar__log(int level, int debug, int rank, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	if (level > debug)
-		return;
-	n = snprintf(line, sizeof(line), "shmar[rank %d pid %d]: ", rank, (int)getpid());
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	strcat(line, "\n");
-	/* One write: lines of different ranks do not interleave. */
-	if (write(STDERR_FILENO, line, strlen(line)) < 0)
-		return;
-}
-
-int shmar__fail(struct shmar_comm *comm, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(comm->last_error, sizeof(comm->last_error), fmt, ap);
-	va_end(ap);
-	shmar__log(SHMAR_DEBUG_ERROR, comm->set.debug, comm->rank, "%s (%s)", comm->last_error,
-		   shmar_strerror(err));
-	return err;
-}
-
-int shmar__fail_init(int err, const char *fmt, ...)
-{
-	va_list ap;
-	int debug = shmar__debug_level_from_env();
-
-	va_start(ap, fmt);
-	vsnprintf(init_error, sizeof(init_error), fmt, ap);
-	va_end(ap);
-	shmar__log(SHMAR_DEBUG_ERROR, debug, -1, "%s (%s)", init_error, shmar_strerror(err));
-	return err;
-}
-
-void shmar__clear_init_error(void)
-{
-	init_error[0] = '\0';
 }

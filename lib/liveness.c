@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * liveness.c - pidfds of the peers, and the poll that tells who died.
+ * liveness.c - the peers' pidfds and connections, and who watches them
+ * (liveness.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "futex.h"
@@ -20,63 +20,65 @@ static int liveness_alloc(struct shmar__liveness *lv, int nranks)
 {
 	lv->pids = calloc((size_t)nranks, sizeof(*lv->pids));
 	lv->pidfds = malloc((size_t)nranks * sizeof(*lv->pidfds));
-	lv->pfds = calloc((size_t)nranks, sizeof(*lv->pfds));
-	lv->pfd_rank = calloc((size_t)nranks, sizeof(*lv->pfd_rank));
+	lv->socks = malloc((size_t)nranks * sizeof(*lv->socks));
 	lv->exited = calloc((size_t)nranks, sizeof(*lv->exited));
-	if (!lv->pids || !lv->pidfds || !lv->pfds || !lv->pfd_rank || !lv->exited)
+	if (!lv->pids || !lv->pidfds || !lv->socks || !lv->exited)
 		return -ENOMEM;
 	for (int r = 0; r < nranks; r++)
-		lv->pidfds[r] = -1;
+		lv->pidfds[r] = lv->socks[r] = -1;
 	return 0;
 }
 
-int shmar__liveness_init(struct shmar__liveness *lv, int nranks, int self, const pid_t *pids,
-			 int *pidfds, int *bad_rank)
+static void adopt(int *dst, int *src)
 {
-	int r, err;
+	*dst = *src;
+	*src = -1;
+}
+
+/* A pidfd of rank r's process, or -1 where the kernel gives none. */
+static int open_pidfd(struct shmar__liveness *lv, int r, struct shmar__report *rep)
+{
+	int fd = shmar__pidfd_open(lv->pids[r]);
+
+	if (fd >= 0) {
+		lv->pidfds[r] = fd;
+		return 0;
+	}
+	if (fd == -ESRCH) {
+		/* It exited after the job formed (it may have finished its
+		 * part): a collective that needs it reports the death. */
+		lv->exited[r] = true;
+		return 0;
+	}
+	if (fd == -ENOSYS || fd == -EPERM)
+		return 0; /* no pidfds (seccomp, valgrind, Linux < 5.3): pid_gone() */
+	return shmar__fail(rep, fd, "cannot watch rank %d (pid %d): pidfd_open: %s%s", r,
+			   (int)lv->pids[r], strerror(-fd),
+			   fd == -EMFILE ? " (raise the open-files limit, ulimit -n)" : "");
+}
+
+int shmar__liveness_init(struct shmar__liveness *lv, int nranks, int self, const pid_t *pids,
+			 int *pidfds, int *socks, struct shmar__report *rep)
+{
+	int err;
 
 	memset(lv, 0, sizeof(*lv));
 	lv->nranks = nranks;
 	lv->self = self;
 	err = liveness_alloc(lv, nranks);
-	if (err < 0)
+	if (err < 0) {
+		err = shmar__fail(rep, err, "out of memory");
 		goto fail;
+	}
 	memcpy(lv->pids, pids, (size_t)nranks * sizeof(*pids));
-	for (r = 0; r < nranks; r++) {
+	for (int r = 0; r < nranks; r++) {
 		if (r == self)
 			continue;
-		if (pidfds && pidfds[r] >= 0) {
-			lv->pidfds[r] = pidfds[r]; /* adopted */
-			pidfds[r] = -1;
-		} else {
-			lv->pidfds[r] = shmar__pidfd_open(pids[r]);
-			if (lv->pidfds[r] == -ESRCH) {
-				/*
-				 * It exited after the job formed (it may have
-				 * finished its part): a collective that needs it
-				 * reports the death, not init.
-				 */
-				lv->pidfds[r] = -1;
-				lv->exited[r] = true;
-				continue;
-			}
-			if (lv->pidfds[r] == -ENOSYS || lv->pidfds[r] == -EPERM) {
-				/* no pidfds here (seccomp, valgrind, Linux < 5.3):
-				 * pid_gone() looks at the pid itself */
-				lv->pidfds[r] = -1;
-				continue;
-			}
-			if (lv->pidfds[r] < 0) {
-				err = lv->pidfds[r];
-				lv->pidfds[r] = -1;
-				*bad_rank = r;
-				goto fail;
-			}
-		}
-		lv->pfds[lv->npfds].fd = lv->pidfds[r];
-		lv->pfds[lv->npfds].events = POLLIN;
-		lv->pfd_rank[lv->npfds] = r;
-		lv->npfds++;
+		lv->socks[r] = socks[r]; /* borrowed: the comm owns the connections */
+		if (pidfds && pidfds[r] >= 0)
+			adopt(&lv->pidfds[r], &pidfds[r]);
+		else if ((err = open_pidfd(lv, r, rep)) < 0)
+			goto fail;
 	}
 	return 0;
 fail:
@@ -86,33 +88,17 @@ fail:
 
 void shmar__liveness_fini(struct shmar__liveness *lv)
 {
-	shmar__watcher_stop(lv->watcher); /* before its pidfds close */
+	shmar__watcher_stop(lv->watcher); /* before its fds close */
 	shmar__ring_close(lv->ring);
-	if (lv->pidfds)
-		for (int r = 0; r < lv->nranks; r++)
-			if (lv->pidfds[r] >= 0)
-				close(lv->pidfds[r]);
+	for (int r = 0; r < lv->nranks && lv->pidfds; r++) {
+		if (lv->pidfds[r] >= 0)
+			close(lv->pidfds[r]);
+	}
 	free(lv->pids);
 	free(lv->pidfds);
-	free(lv->pfds);
-	free(lv->pfd_rank);
+	free(lv->socks);
 	free(lv->exited);
 	memset(lv, 0, sizeof(*lv));
-}
-
-int shmar__liveness_check(struct shmar__liveness *lv, int *dead_rank)
-{
-	int n = poll(lv->pfds, (nfds_t)lv->npfds, 0);
-
-	if (n <= 0)
-		return 0; /* nobody exited (or EINTR: look again next time) */
-	for (int i = 0; i < lv->npfds; i++) {
-		if (lv->pfds[i].revents) {
-			*dead_rank = lv->pfd_rank[i];
-			return -EOWNERDEAD;
-		}
-	}
-	return 0;
 }
 
 /* Without a pidfd: gone if the pid no longer exists or is a zombie. */
@@ -137,10 +123,19 @@ static bool pid_gone(pid_t pid)
 	return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
 }
 
+/* Look at rank's fds now (nobody watches them for us). */
+static bool fds_say_gone(struct shmar__liveness *lv, int rank)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = lv->pidfds[rank], .events = POLLIN },
+		{ .fd = lv->socks[rank], .events = POLLRDHUP },
+	};
+
+	return poll(pfd, 2, 0) > 0; /* negative fds are skipped */
+}
+
 int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank)
 {
-	struct pollfd pfd = { .fd = lv->pidfds[rank], .events = POLLIN };
-
 	if (rank == lv->self)
 		return 0;
 	if (lv->ring) /* the ring has been watching: no system call */
@@ -150,34 +145,57 @@ int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank)
 						    memory_order_seq_cst);
 	if (__atomic_load_n(&lv->exited[rank], __ATOMIC_ACQUIRE))
 		return -EOWNERDEAD;
+	/* nothing can watch a process without a pidfd: ask about its pid */
+	if (lv->pidfds[rank] < 0 && pid_gone(lv->pids[rank]))
+		goto gone;
+	if (lv->ring || (lv->watcher && shmar__watcher_alive(lv->watcher)))
+		return 0; /* it is watching that rank's fds */
+	if (fds_say_gone(lv, rank))
+		goto gone;
+	return 0;
+gone:
+	__atomic_store_n(&lv->exited[rank], true, __ATOMIC_RELEASE);
+	return -EOWNERDEAD;
+}
+
+static int start_watcher(struct shmar__liveness *lv, struct shmar__report *rep)
+{
+	int err = shmar__watcher_start(&lv->watcher, lv->pidfds, lv->socks, lv->nranks, lv->self,
+				       lv->exited);
+
+	if (err == -EAGAIN)
+		return 0; /* no thread to be had: the waits look between slices */
+	if (err < 0)
+		return shmar__fail(rep, err, "cannot start the liveness thread: %s%s", strerror(-err),
+				   err == -EMFILE ? " (raise the open-files limit, ulimit -n)" : "");
+	return 0;
+}
+
+int shmar__liveness_start(struct shmar__liveness *lv, int mode, struct shmar__report *rep)
+{
+	int err = -ENOTSUP;
+
+	if (lv->nranks < 2)
+		return 0;
+	if (mode != 0)
+		err = shmar__ring_open(&lv->ring, lv->pidfds, lv->socks, lv->nranks, lv->self,
+				       lv->exited);
+	if (err < 0 && mode > 0)
+		return shmar__fail(rep, err, "SHMAR_IO_URING=1 but io_uring cannot be used here: %s",
+				   err == -ENOTSUP ? "no futex wait opcode (Linux 6.7) or built without liburing"
+						   : strerror(-err));
+	if (err < 0)
+		return start_watcher(lv, rep);
+	return 0;
+}
+
+enum shmar__sleep_path shmar__liveness_path(const struct shmar__liveness *lv)
+{
 	if (lv->ring)
-		return 0;
-	if (pfd.fd < 0)
-		return pid_gone(lv->pids[rank]) ? -EOWNERDEAD : 0;
-	if (lv->watcher && shmar__watcher_alive(lv->watcher))
-		return 0; /* the thread is watching that pidfd */
-	return poll(&pfd, 1, 0) > 0 ? -EOWNERDEAD : 0;
-}
-
-int shmar__liveness_ring_open(struct shmar__liveness *lv, int mode, char *why, size_t why_len)
-{
-	int err = 0;
-
-	if (mode == 0 || lv->nranks < 2)
-		return 0;
-	lv->ring = shmar__ring_open(lv->pidfds, lv->nranks, lv->self, lv->exited, &err);
-	if (lv->ring || mode < 0)
-		return 0; /* the fallback serves */
-	snprintf(why, why_len, "SHMAR_IO_URING=1 but io_uring cannot be used here: %s",
-		 err == -ENOTSUP ? "no futex wait opcode (Linux 6.7) or built without liburing"
-				 : strerror(-err));
-	return err;
-}
-
-void shmar__liveness_watch(struct shmar__liveness *lv)
-{
-	if (!lv->ring && lv->nranks > 1)
-		lv->watcher = shmar__watcher_start(lv->pidfds, lv->nranks, lv->self, lv->exited);
+		return SHMAR_SLEEP_RING;
+	if (lv->watcher && !lv->no_waitv)
+		return SHMAR_SLEEP_WATCHER;
+	return SHMAR_SLEEP_SLICES;
 }
 
 void shmar__liveness_sleep(struct shmar__liveness *lv, _Atomic uint32_t *word, uint32_t seen,

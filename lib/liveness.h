@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * liveness.h - knowing, without polling in a loop, that a peer process died.
+ * liveness.h - knowing, without polling in a loop, that a peer is gone.
  *
  * Every rank holds a pidfd per peer: it becomes readable when that process
- * exits, however it exits (SIGKILL included).
+ * exits, however it exits (SIGKILL included).  The rendezvous connections
+ * are kept too (rank 0 has one to every peer, every peer one to rank 0):
+ * they close when the peer exits *or execs* (they are close-on-exec), and an
+ * exec keeps the pid, so only the connection tells that the process can no
+ * longer take part.
+ *
+ * Who watches: one io_uring that also sleeps on the futex (Linux 6.7), else a
+ * thread that polls the fds and wakes sleepers through FUTEX_WAITV (Linux
+ * 5.16), else the waits look at the fds between bounded futex sleeps.
  */
 #ifndef LIBSHMAR_LIVENESS_H
 #define LIBSHMAR_LIVENESS_H
@@ -14,51 +22,55 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "report.h"
+
 struct shmar__ring;
 struct shmar__watcher;
+
+/* How a waiter sleeps, for messages and tests. */
+enum shmar__sleep_path {
+	SHMAR_SLEEP_SLICES = 0,  /* futex sleeps of a slice, fds looked at in between */
+	SHMAR_SLEEP_RING = 1,    /* the ring sleeps on the futex and watches the fds */
+	SHMAR_SLEEP_WATCHER = 2, /* a thread watches the fds; FUTEX_WAITV sleeps */
+};
 
 struct shmar__liveness {
 	int nranks;
 	int self;
 	pid_t *pids;          /* per rank */
-	int *pidfds;          /* per rank, -1 for self */
-	struct pollfd *pfds;  /* the peers' pidfds, for one poll() */
-	int *pfd_rank;        /* rank of pfds[i] */
-	int npfds;
-	bool *exited;         /* per rank: its pidfd fired (ring or watcher; atomic) */
-	struct shmar__ring *ring; /* NULL: the watcher, or futex slices and poll() */
-	struct shmar__watcher *watcher; /* without the ring: a thread on the pidfds */
+	int *pidfds;          /* per rank, -1 for self or where none */
+	int *socks;           /* per rank: the rendezvous connection to it, or -1 (borrowed) */
+	bool *exited;         /* per rank: gone (written atomically by the ring or watcher) */
+	struct shmar__ring *ring;
+	struct shmar__watcher *watcher;
 	uint32_t gen_seen;    /* the watcher's death count at the last check */
-	bool no_waitv;        /* FUTEX_WAITV is missing: sleep in slices */
+	bool no_waitv;        /* FUTEX_WAITV failed with ENOSYS: sleep in slices */
 };
 
 /*
- * Take the pids of all ranks; pidfds[r] >= 0 are adopted (rank 0 gets them
- * with SO_PEERPIDFD), the others opened with pidfd_open().  On failure
- * *bad_rank names the rank whose process is already gone (-EOWNERDEAD).
+ * Take the pids of all ranks and adopt pidfds[r] >= 0 (rank 0 gets them
+ * with SO_PEERPIDFD; set to -1 in the array); open the missing pidfds with
+ * pidfd_open().  socks[r] >= 0 are watched, not owned: they must stay open
+ * until shmar__liveness_fini().  0, or -errno with the reason in rep.
  */
 int shmar__liveness_init(struct shmar__liveness *lv, int nranks, int self, const pid_t *pids,
-			 int *pidfds, int *bad_rank);
+			 int *pidfds, int *socks, struct shmar__report *rep);
 void shmar__liveness_fini(struct shmar__liveness *lv);
-/* 0 when every peer lives, else -EOWNERDEAD and the lowest dead rank. */
-int shmar__liveness_check(struct shmar__liveness *lv, int *dead_rank);
-/* 0 while the process of rank lives, -EOWNERDEAD once it exited. */
-int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank);
-/*
- * Watch the pidfds and sleep through one io_uring (ring.h).  mode: -1 use it
- * when the kernel allows, 0 never, 1 required (its absence is an error).
- * 0, or -errno when required and unavailable (the reason in why).
- */
-int shmar__liveness_ring_open(struct shmar__liveness *lv, int mode, char *why, size_t why_len);
 
 /*
- * Without the ring, start the watcher thread (watcher.h); where it cannot
- * start the waits keep polling the pidfds between slices.
+ * Start watching: the ring when mode allows (-1 auto, 0 never, 1 required)
+ * and the kernel has IORING_OP_FUTEX_WAIT, else the watcher thread, else
+ * nothing (slices).  -errno (reason in rep) only when the ring is required
+ * and unavailable, or when no thread can be made for lack of resources.
  */
-void shmar__liveness_watch(struct shmar__liveness *lv);
+int shmar__liveness_start(struct shmar__liveness *lv, int mode, struct shmar__report *rep);
+enum shmar__sleep_path shmar__liveness_path(const struct shmar__liveness *lv);
+
+/* 0 while rank can take part, -EOWNERDEAD once it exited, exec'd or hung up. */
+int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank);
 
 /* Sleep while *word == seen, at most timeout_ns; with the ring or the
- * watcher a peer's exit ends the sleep at once. */
+ * watcher a peer's death ends the sleep at once. */
 void shmar__liveness_sleep(struct shmar__liveness *lv, _Atomic uint32_t *word, uint32_t seen,
 			   uint64_t timeout_ns);
 /* A wait ended: take back whatever the ring still has queued for it. */

@@ -4,7 +4,7 @@
  */
 #include <errno.h>
 
-#include "shmar-private.h"
+#include "comm.h"
 
 SHMAR_EXPORT int shmar_mem_alloc(struct shmar_comm *comm, size_t bytes, void **ptr)
 {

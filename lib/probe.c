@@ -6,7 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "shmar-private.h"
+#include "macro.h"
+#include "kernels/kernels.h"
 #include "shmar-probe.h"
 #include "cpus.h"
 #include "futex.h"

@@ -16,6 +16,14 @@ void shmar__msg_init(struct shmar__msg *m, enum shmar__msg_type type)
 	m->type = (uint16_t)type;
 }
 
+void shmar__msg_set_reason(struct shmar__msg *m, const char *reason)
+{
+	size_t n = reason ? strnlen(reason, sizeof(m->reason) - 1) : 0;
+
+	memcpy(m->reason, reason ? reason : "", n);
+	m->reason[n] = '\0';
+}
+
 bool shmar__token_equal(const char a[SHMAR_TOKEN_MAX + 1], const char b[SHMAR_TOKEN_MAX + 1])
 {
 	const volatile unsigned char *x = (const volatile unsigned char *)a;
@@ -49,65 +57,43 @@ int shmar__msg_check_frame(const struct shmar__msg *m, size_t len)
 }
 
 int shmar__msg_check_hello(const struct shmar__msg *m, uint32_t nranks, const char *token,
-			   char *why, size_t why_len)
+			   struct shmar__report *why)
 {
 	char want[SHMAR_TOKEN_MAX + 1] = { 0 };
-	bool token_ok;
 
-	if (m->type != SHMAR_MSG_HELLO) {
-		snprintf(why, why_len, "expected a hello, got message type %u", m->type);
-		return -EBADMSG;
-	}
-	if (m->nranks != nranks) {
-		snprintf(why, why_len, "rank %u says nranks is %u, rank 0 says %u", m->rank,
-			 m->nranks, nranks);
-		return -EINVAL;
-	}
-	if (m->rank == 0 || m->rank >= nranks) {
-		snprintf(why, why_len, "rank %u out of range 1..%u", m->rank, nranks - 1);
-		return -EINVAL;
-	}
-	if (m->pid == 0) {
-		snprintf(why, why_len, "rank %u sent pid 0", m->rank);
-		return -EBADMSG;
-	}
+	if (m->type != SHMAR_MSG_HELLO)
+		return shmar__fail(why, -EBADMSG, "expected a hello, got message type %u", m->type);
+	if (m->pid == 0)
+		return shmar__fail(why, -EBADMSG, "rank %u sent pid 0", m->rank);
 	/* Compare always, the same way, so timing tells nothing about the token. */
 	if (token)
 		strncpy(want, token, SHMAR_TOKEN_MAX);
-	token_ok = shmar__token_equal(want, m->token);
-	if (!token_ok) {
-		snprintf(why, why_len, "rank %u presented a wrong token", m->rank);
-		return -EACCES;
-	}
+	if (!shmar__token_equal(want, m->token))
+		return shmar__fail(why, -EACCES, "rank %u presented a wrong token", m->rank);
+	if (m->nranks != nranks)
+		return shmar__fail(why, -EINVAL, "rank %u says nranks is %u, rank 0 says %u", m->rank,
+				   m->nranks, nranks);
+	if (m->rank == 0 || m->rank >= nranks)
+		return shmar__fail(why, -EINVAL, "rank %u out of range 1..%u", m->rank, nranks - 1);
 	return 0;
 }
 
 int shmar__msg_check_welcome(const struct shmar__msg *m, uint32_t nranks, uint32_t rank,
-			     uint32_t self_pid, char *why, size_t why_len)
+			     uint32_t self_pid, struct shmar__report *why)
 {
-	if (m->type != SHMAR_MSG_WELCOME) {
-		snprintf(why, why_len, "expected the segment, got message type %u", m->type);
-		return -EPROTO;
-	}
-	if (m->nranks != nranks || m->rank != rank) {
-		snprintf(why, why_len, "rank 0 answered for rank %u of %u", m->rank, m->nranks);
-		return -EPROTO;
-	}
-	if (m->seg_bytes == 0 || m->seg_bytes > (uint64_t)INT64_MAX) {
-		snprintf(why, why_len, "implausible segment size %llu",
-			 (unsigned long long)m->seg_bytes);
-		return -EPROTO;
-	}
-	for (uint32_t r = 0; r < nranks; r++) {
-		if (m->pids[r] == 0 || m->pids[r] > (uint32_t)INT32_MAX) {
-			snprintf(why, why_len, "implausible pid for rank %u", r);
-			return -EPROTO;
-		}
-	}
-	if (m->pids[rank] != self_pid) {
-		snprintf(why, why_len, "rank 0 lists pid %u for this rank, not %u", m->pids[rank],
-			 self_pid);
-		return -EPROTO;
-	}
+	if (m->type != SHMAR_MSG_WELCOME)
+		return shmar__fail(why, -EPROTO, "expected the segment, got message type %u", m->type);
+	if (m->nranks != nranks || m->rank != rank)
+		return shmar__fail(why, -EPROTO, "rank 0 answered for rank %u of %u", m->rank,
+				   m->nranks);
+	if (m->seg_bytes == 0 || m->seg_bytes > (uint64_t)INT64_MAX)
+		return shmar__fail(why, -EPROTO, "implausible segment size %llu",
+				   (unsigned long long)m->seg_bytes);
+	for (uint32_t r = 0; r < nranks; r++)
+		if (m->pids[r] == 0 || m->pids[r] > (uint32_t)INT32_MAX)
+			return shmar__fail(why, -EPROTO, "implausible pid for rank %u", r);
+	if (m->pids[rank] != self_pid)
+		return shmar__fail(why, -EPROTO, "rank 0 lists pid %u for this rank, not %u",
+				   m->pids[rank], self_pid);
 	return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "shmar.h"
 #include "cpus.h"
+#include "report.h"
 
 #define SHMAR_MSG_MAGIC 0x53565244u /* "DRVS" */
 #define SHMAR_MSG_VERSION 1u
@@ -47,6 +48,9 @@ struct shmar__msg {
 /* A message of type with the common fields filled and everything else zero. */
 void shmar__msg_init(struct shmar__msg *m, enum shmar__msg_type type);
 
+/* The reason of a REJECT, READY or FAIL, cut to fit. */
+void shmar__msg_set_reason(struct shmar__msg *m, const char *reason);
+
 /* Token comparison that takes the same time wherever the tokens differ. */
 bool shmar__token_equal(const char a[SHMAR_TOKEN_MAX + 1], const char b[SHMAR_TOKEN_MAX + 1]);
 
@@ -58,15 +62,17 @@ bool shmar__token_equal(const char a[SHMAR_TOKEN_MAX + 1], const char b[SHMAR_TO
 int shmar__msg_check_frame(const struct shmar__msg *m, size_t len);
 
 /*
- * Rank 0's check of a HELLO against its own job: 0 or a -errno for the
- * REJECT, with the reason in why.
+ * Rank 0's check of a HELLO against its own job: 0, or the code of the
+ * REJECT with the reason in why: -EBADMSG garbage (dropped unanswered),
+ * -EACCES a wrong token (checked before anything else is believed),
+ * -EINVAL a rank that disagrees on the job's shape (nranks, rank range).
  */
 int shmar__msg_check_hello(const struct shmar__msg *m, uint32_t nranks, const char *token,
-			   char *why, size_t why_len);
+			   struct shmar__report *why);
 
 /* A rank's check of a WELCOME: 0 or -EPROTO; pids must be plausible and
  * pids[rank] == self_pid. */
 int shmar__msg_check_welcome(const struct shmar__msg *m, uint32_t nranks, uint32_t rank,
-			     uint32_t self_pid, char *why, size_t why_len);
+			     uint32_t self_pid, struct shmar__report *why);
 
 #endif /* LIBSHMAR_RENDEZVOUS_MSG_H */

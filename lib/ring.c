@@ -22,7 +22,7 @@
 
 /* user_data tags: what a completion is about */
 #define TAG_FUTEX (1ull << 62)
-#define TAG_PIDFD (1ull << 61)
+#define TAG_GONE (1ull << 61)   /* a pidfd or a connection of the rank in the low bits */
 #define TAG_CANCEL (1ull << 60)
 
 struct shmar__ring {
@@ -61,8 +61,8 @@ static void handle(struct shmar__ring *ring, const struct io_uring_cqe *cqe)
 
 	if (tag & TAG_FUTEX)
 		ring->futex_queued = false;
-	else if (tag & TAG_PIDFD)
-		ring->exited[tag & 0xffff] = true;
+	else if (tag & TAG_GONE)
+		__atomic_store_n(&ring->exited[tag & 0xffff], true, __ATOMIC_RELEASE);
 }
 
 void shmar__ring_reap(struct shmar__ring *ring)
@@ -75,46 +75,52 @@ void shmar__ring_reap(struct shmar__ring *ring)
 	}
 }
 
-struct shmar__ring *shmar__ring_open(const int *pidfds, int nranks, int self, bool *exited,
-				     int *err)
+static int watch_fd(struct shmar__ring *ring, int fd, unsigned events, int rank)
+{
+	struct io_uring_sqe *sqe = get_sqe(ring);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, fd, events);
+	sqe->user_data = TAG_GONE | (uint64_t)rank;
+	return 0;
+}
+
+int shmar__ring_open(struct shmar__ring **out, const int *pidfds, const int *socks, int nranks,
+		     int self, bool *exited)
 {
 	struct shmar__ring *ring = calloc(1, sizeof(*ring));
-	int ret;
+	int err = 0;
 
-	if (!ring) {
-		*err = -ENOMEM;
-		return NULL;
-	}
+	if (!ring)
+		return -ENOMEM;
 	ring->exited = exited;
-	ret = io_uring_queue_init((unsigned)nranks + 8, &ring->uring, 0);
-	if (ret < 0) {
+	/* two polls per peer, a futex wait and its cancel */
+	err = io_uring_queue_init(2 * (unsigned)nranks + 8, &ring->uring, 0);
+	if (err < 0) {
 		free(ring);
-		*err = ret;
-		return NULL;
+		return err;
 	}
-	if (!futex_opcode_supported(&ring->uring)) {
-		shmar__ring_close(ring);
-		*err = -ENOTSUP;
-		return NULL;
-	}
-	for (int r = 0; r < nranks; r++) {
-		struct io_uring_sqe *sqe;
-
-		if (r == self || pidfds[r] < 0)
+	if (!futex_opcode_supported(&ring->uring))
+		err = -ENOTSUP;
+	for (int r = 0; r < nranks && err == 0; r++) {
+		if (r == self)
 			continue;
-		sqe = get_sqe(ring);
-		if (!sqe)
-			break;
-		io_uring_prep_poll_add(sqe, pidfds[r], POLLIN);
-		sqe->user_data = TAG_PIDFD | (uint64_t)r;
+		if (pidfds[r] >= 0)
+			err = watch_fd(ring, pidfds[r], POLLIN, r);
+		if (err == 0 && socks[r] >= 0)
+			err = watch_fd(ring, socks[r], POLLRDHUP | POLLHUP, r);
 	}
-	ret = io_uring_submit(&ring->uring);
-	if (ret < 0) {
+	if (err == 0) {
+		err = io_uring_submit(&ring->uring);
+		err = err < 0 ? err : 0;
+	}
+	if (err < 0) {
 		shmar__ring_close(ring);
-		*err = ret;
-		return NULL;
+		return err;
 	}
-	return ring;
+	*out = ring;
+	return 0;
 }
 
 int shmar__ring_probe(bool *futex_wait)
@@ -194,12 +200,11 @@ void shmar__ring_sleep(struct shmar__ring *ring, _Atomic uint32_t *word, uint32_
 
 #else /* !HAVE_LIBURING */
 
-struct shmar__ring *shmar__ring_open(const int *pidfds, int nranks, int self, bool *exited,
-				     int *err)
+int shmar__ring_open(struct shmar__ring **out, const int *pidfds, const int *socks, int nranks,
+		     int self, bool *exited)
 {
-	(void)pidfds, (void)nranks, (void)self, (void)exited;
-	*err = -ENOTSUP;
-	return NULL;
+	(void)out, (void)pidfds, (void)socks, (void)nranks, (void)self, (void)exited;
+	return -ENOTSUP;
 }
 
 int shmar__ring_probe(bool *futex_wait)

@@ -5,8 +5,8 @@
  *
  * Needs liburing at build time and IORING_OP_FUTEX_WAIT (Linux 6.7) at run
  * time; without either, or when io_uring is blocked (seccomp,
- * kernel.io_uring_disabled), the wait engine sleeps in futex slices and
- * polls the pidfds between them.  No liburing type leaks out of this file.
+ * kernel.io_uring_disabled), the liveness falls back to its watcher thread.
+ * No liburing type leaks out of this file.
  */
 #ifndef LIBSHMAR_RING_H
 #define LIBSHMAR_RING_H
@@ -18,12 +18,13 @@
 struct shmar__ring;
 
 /*
- * A ring watching pidfds[r] for every r != self (exited[r] is set when one
- * fires).  Returns the ring, or NULL with *err: -ENOTSUP (no liburing, no
- * futex opcode), or what io_uring_setup said (-EPERM, -ENOSYS, -ENOMEM).
+ * A ring watching, for every rank r != self, pidfds[r] and socks[r] where
+ * >= 0 (exited[r] is set when either fires: the process exited, or the
+ * connection hung up).  0 and *out, or -ENOTSUP (no liburing, no futex
+ * opcode) or what io_uring_setup said (-EPERM, -ENOSYS, -ENOMEM).
  */
-struct shmar__ring *shmar__ring_open(const int *pidfds, int nranks, int self, bool *exited,
-				     int *err);
+int shmar__ring_open(struct shmar__ring **out, const int *pidfds, const int *socks, int nranks,
+		     int self, bool *exited);
 void shmar__ring_close(struct shmar__ring *ring);
 
 /* Whether a ring can be set up here (0, -ENOPKG without liburing, or

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define SHMAR_SEG_MAGIC 0x53484d52u /* "SHMR" */
-#define SHMAR_SEG_VERSION 1u
+#define SHMAR_SEG_VERSION 2u
 #define SHMAR_CACHELINE 64
 #define SHMAR_PAGE 4096
 
@@ -85,9 +85,7 @@ struct shmar__seg_header {
 	uint64_t small_max;          /* rank 0's choice, so every rank picks the same algorithm */
 	uint32_t job_cpus;           /* CPUs any rank may run on (union of affinities), 0: unknown */
 	uint32_t pad;
-	_Alignas(128) _Atomic uint32_t abort_word;
-	uint32_t abort_pid;          /* pid of the rank in abort_word, when known */
-	_Alignas(128) _Atomic uint32_t abort_sleepers; /* unused, reserved for the ring */
+	_Alignas(128) _Atomic uint32_t abort_word; /* its own line: read on every slow wait */
 };
 
 /* Geometry every rank derives from (nranks, slot_bytes). */

@@ -3,9 +3,11 @@
  * wait.c - the wait engine.
  *
  * A waiter spins on the peer's word for spin_ns (the common case: the peer is
- * a few microseconds behind), then sleeps on it with FUTEX_WAIT in bounded
- * slices.  Between slices it looks at the abort word, the deadline and the
- * peers' pidfds, so a dead peer or an abort ends every wait.
+ * a few microseconds behind), then sleeps on it through the liveness layer
+ * (liveness.h), in bounded slices.  A peer's death ends the sleep at once
+ * where the ring or the watcher thread runs; an abort or a rank leaving
+ * wakes the word itself.  Between slices the waiter looks at the abort word,
+ * the deadline and the peer it waits for, so nothing ends a wait unseen.
  *
  * A poster calls FUTEX_WAKE only when the sleeper count on its word is
  * non-zero, so the fast path makes no system call.  Lost wake-ups are
@@ -16,13 +18,13 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
-#include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "shmar-private.h"
+#include "clock.h"
 #include "futex.h"
-#include "liveness.h"
+#include "segment.h"
+#include "shmar.h"
+#include "wait.h"
 
 /* Clock and abort word are looked at once per this many spins. */
 #define SPINS_PER_CHECK 64
@@ -34,14 +36,6 @@ static inline void cpu_relax(void)
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
 #endif
-}
-
-uint64_t shmar__now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static bool aborted(const struct shmar__waitctx *w)
@@ -106,7 +100,7 @@ static int sleep_phase(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_
 		if (aborted(w))
 			return SHMAR_WAIT_ABORTED;
 		now = shmar__now_ns();
-		if (w->deadline_ns && now >= w->deadline_ns)
+		if (now >= w->deadline_ns)
 			return -ETIMEDOUT;
 		/*
 		 * Only the peer we wait for matters: a rank that exited after
@@ -130,7 +124,7 @@ static int sleep_phase(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_
 			return err;
 		}
 		slice = w->slice_ns;
-		if (w->deadline_ns && w->deadline_ns - now < slice)
+		if (w->deadline_ns - now < slice)
 			slice = w->deadline_ns - now;
 		sleep_once(w, word, target, sleepers, slice);
 	}
@@ -145,14 +139,18 @@ int shmar__wait_word(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t 
 	if (reached_now(word, target))
 		return 0;
 	/* The deadline runs from the first wait of a call that had to wait. */
-	if (w->timeout_ns && !w->deadline_ns)
-		w->deadline_ns = shmar__now_ns() + w->timeout_ns;
+	if (!w->deadline_ns)
+		w->deadline_ns = shmar__deadline(shmar__now_ns(), w->timeout_ns);
 	if (spin_phase(w, word, target)) {
 		w->stats->spin_waits++;
 		return 0;
 	}
+	shmar__log(w->rep, SHMAR_DEBUG_TRACE, "waiting for rank %d (post %u): sleeping", peer, target);
 	ret = sleep_phase(w, word, target, sleepers, peer_state, peer);
 	shmar__liveness_settle(w->live);
+	shmar__log(w->rep, SHMAR_DEBUG_TRACE, "waiting for rank %d (post %u): %s", peer, target,
+		   ret == 0 ? "posted" : ret == SHMAR_WAIT_ABORTED ? "aborted"
+			     : ret == -ETIMEDOUT ? "deadline passed" : "gone");
 	return ret;
 }
 
@@ -166,10 +164,8 @@ void shmar__post_word(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t
 	}
 }
 
-void shmar__wake_all(struct shmar__waitctx *w, _Atomic uint32_t *word, _Atomic uint32_t *sleepers)
+void shmar__wake_sleepers(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
 {
-	if (atomic_load_explicit(sleepers, memory_order_seq_cst) != 0) {
-		w->stats->futex_wakes++;
+	if (atomic_load_explicit(sleepers, memory_order_seq_cst) != 0)
 		shmar__futex_wake(word, INT_MAX);
-	}
 }

@@ -9,25 +9,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct shmar__stats;
-struct shmar__liveness;
+#include "liveness.h"
+#include "report.h"
+#include "stats.h"
 
 struct shmar__waitctx {
 	_Atomic uint32_t *abort_word;  /* in the segment header */
 	uint64_t spin_ns;              /* busy-wait budget before the first sleep */
 	bool yield;                    /* more ranks than CPUs: yield while spinning */
 	uint64_t timeout_ns;           /* per call; 0: none */
-	uint64_t deadline_ns;          /* CLOCK_MONOTONIC, armed by the first slow wait; reset per call */
-	uint64_t slice_ns;             /* longest single futex sleep */
+	uint64_t deadline_ns;          /* CLOCK_MONOTONIC, armed by the first slow wait; 0 per call */
+	uint64_t slice_ns;             /* longest single sleep */
 	struct shmar__liveness *live;
 	struct shmar__stats *stats;
+	struct shmar__report *rep;     /* trace lines */
 	int dead_rank;                 /* set with -EOWNERDEAD */
 };
 
 /* The wait ended because the abort word is set; the caller decodes it. */
 #define SHMAR_WAIT_ABORTED 1
 
-/* Sleep slices: a death or abort is seen within one of these at worst. */
+/* Sleep slices: without a ring or a watcher, a death is seen within one. */
 #define SHMAR_SLICE_NS (100ull * 1000 * 1000)
 
 static inline bool shmar__reached(uint32_t value, uint32_t target)
@@ -47,9 +49,10 @@ int shmar__wait_word(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t 
 void shmar__post_word(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t value,
 		      _Atomic uint32_t *sleepers);
 
-/* Wake every sleeper on word (after the abort word changed). */
-void shmar__wake_all(struct shmar__waitctx *w, _Atomic uint32_t *word, _Atomic uint32_t *sleepers);
-
-uint64_t shmar__now_ns(void);
+/*
+ * Wake every sleeper on word (after the abort word or a rank's state
+ * changed).  Only atomics and futex(2): safe in a signal handler.
+ */
+void shmar__wake_sleepers(_Atomic uint32_t *word, _Atomic uint32_t *sleepers);
 
 #endif /* LIBSHMAR_WAIT_H */

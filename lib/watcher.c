@@ -21,7 +21,7 @@ struct shmar__watcher {
 	pid_t owner;           /* the process the thread runs in */
 	int stop_fd;           /* eventfd: destroy asks the thread to end */
 	int npfds;
-	struct pollfd *pfds;   /* [0] stop_fd, then the peers' pidfds */
+	struct pollfd *pfds;   /* [0] stop_fd, then the peers' pidfds and connections */
 	int *pfd_rank;
 	bool *exited;          /* the liveness's array, written atomically */
 	_Atomic uint32_t gen;  /* deaths seen; waiters sleep on it too */
@@ -96,37 +96,48 @@ static int spawn(struct shmar__watcher *w)
 	return 0;
 }
 
-struct shmar__watcher *shmar__watcher_start(const int *pidfds, int nranks, int self,
-					    bool *exited)
+static void add_fd(struct shmar__watcher *w, int fd, short events, int rank)
+{
+	w->pfds[w->npfds] = (struct pollfd){ .fd = fd, .events = events };
+	w->pfd_rank[w->npfds++] = rank;
+}
+
+int shmar__watcher_start(struct shmar__watcher **out, const int *pidfds, const int *socks,
+			 int nranks, int self, bool *exited)
 {
 	struct shmar__watcher *w = calloc(1, sizeof(*w));
+	size_t slots = 2 * (size_t)nranks + 1;
+	int err;
 
 	if (!w)
-		return NULL;
-	w->stop_fd = -1;
+		return -ENOMEM;
 	w->exited = exited;
 	w->owner = getpid();
 	atomic_init(&w->gen, 0);
 	atomic_init(&w->alive, true);
-	w->pfds = calloc((size_t)nranks + 1, sizeof(*w->pfds));
-	w->pfd_rank = calloc((size_t)nranks + 1, sizeof(*w->pfd_rank));
+	w->pfds = calloc(slots, sizeof(*w->pfds));
+	w->pfd_rank = calloc(slots, sizeof(*w->pfd_rank));
 	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!w->pfds || !w->pfd_rank || w->stop_fd < 0)
+	err = w->stop_fd < 0 ? -errno : !w->pfds || !w->pfd_rank ? -ENOMEM : 0;
+	if (err < 0)
 		goto fail;
-	w->pfds[0] = (struct pollfd){ .fd = w->stop_fd, .events = POLLIN };
-	w->npfds = 1;
+	add_fd(w, w->stop_fd, POLLIN, -1);
 	for (int r = 0; r < nranks; r++) {
-		if (r == self || pidfds[r] < 0)
+		if (r == self)
 			continue;
-		w->pfds[w->npfds] = (struct pollfd){ .fd = pidfds[r], .events = POLLIN };
-		w->pfd_rank[w->npfds++] = r;
+		if (pidfds[r] >= 0)
+			add_fd(w, pidfds[r], POLLIN, r);
+		if (socks[r] >= 0)
+			add_fd(w, socks[r], POLLRDHUP, r); /* POLLHUP comes unasked */
 	}
-	if (w->npfds == 1 || spawn(w) < 0)
-		goto fail; /* nothing to watch, or no thread: the waiters poll */
-	return w;
+	err = spawn(w);
+	if (err < 0)
+		goto fail;
+	*out = w;
+	return 0;
 fail:
 	watcher_free(w);
-	return NULL;
+	return err;
 }
 
 void shmar__watcher_stop(struct shmar__watcher *w)

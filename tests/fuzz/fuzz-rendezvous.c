@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct shmar__msg m;
-	char why[SHMAR_REASON_MAX];
+	struct shmar__report why = { .rank = -1 };
 	uint32_t nranks, rank;
 	int err;
 
@@ -30,15 +30,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(size == sizeof(m));
 	/* rank 0's view, with and without a token */
 	nranks = 1 + m.rank % SHMAR_MAX_RANKS;
-	if (shmar__msg_check_hello(&m, nranks, NULL, why, sizeof(why)) == 0)
+	if (shmar__msg_check_hello(&m, nranks, NULL, &why) == 0)
 		assert(m.rank > 0 && m.rank < nranks && m.nranks == nranks && m.token[0] == '\0');
-	if (shmar__msg_check_hello(&m, m.nranks, "secret", why, sizeof(why)) == 0)
+	if (shmar__msg_check_hello(&m, m.nranks, "secret", &why) == 0)
 		assert(strcmp(m.token, "secret") == 0);
 	/* a rank's view of a welcome */
 	nranks = m.nranks;
 	rank = m.rank;
 	if (nranks > 0 && nranks <= SHMAR_MAX_RANKS && rank < nranks &&
-	    shmar__msg_check_welcome(&m, nranks, rank, m.pids[rank], why, sizeof(why)) == 0)
-		assert(m.seg_bytes > 0 && memchr(why, '\0', sizeof(why)));
+	    shmar__msg_check_welcome(&m, nranks, rank, m.pids[rank], &why) == 0)
+		assert(m.seg_bytes > 0 && memchr(why.text, '\0', sizeof(why.text)));
 	return 0;
 }

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shmar-private.h"
+#include "shmar.h"
+#include "segment.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -23,9 +23,9 @@ def header(nranks, slot):
     ctl_end = page + nranks * 256
     data_off = (ctl_end + page - 1) // page * page
     total = data_off + nranks * 2 * slot
-    h = struct.pack("<IIIIQQQQQQII", 0x53484d52, 1, nranks, 256, total, page, data_off, slot,
+    h = struct.pack("<IIIIQQQQQQII", 0x53484d52, 2, nranks, 256, total, page, data_off, slot,
                     2 * slot, min(65536, slot), 2, 0)
-    h = h.ljust(128, b"\0") + struct.pack("<II", 0, 0)
+    h = h.ljust(128, b"\0") + struct.pack("<I", 0)  # the abort word
     # the fuzzer's first 4 bytes: nranks - 1, then the mapping size
     pre = bytes([nranks - 1, (total >> 20) & 0xff, (total >> 12) & 0xff, (total >> 4) & 0xff])
     return pre + h

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "shmar-private.h"
+#include "comm.h"
 
 struct barrier_job {
 	char name[80];

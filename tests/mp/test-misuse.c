@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "shmar-private.h"
+#include "comm.h"
 
 struct job {
 	char name[80];
@@ -164,7 +164,7 @@ static int rank_scribble_all(int rank, int n, void *arg)
 	while (__atomic_load_n(&job->step, __ATOMIC_SEQ_CST) < n)
 		usleep(1000);
 	if (rank == 2) {
-		memset(comm->base, 0xa5, comm->layout.data_off);
+		memset(comm->chan.base, 0xa5, comm->chan.layout.data_off);
 		__atomic_store_n(&job->step, n + 1, __ATOMIC_SEQ_CST);
 	}
 	while (__atomic_load_n(&job->step, __ATOMIC_SEQ_CST) <= n)
@@ -206,9 +206,9 @@ static int rank_scribble_random(int rank, int n, void *arg)
 	for (int call = 0; call < 300; call++) {
 		if (rank == 2 && call % 3 == 0) {
 			for (int r = 0; r < 2; r++) {
-				unsigned char *ctl = (unsigned char *)shmar__seg_ctl(comm->base,
-									     &comm->layout, (unsigned)r);
-				for (size_t k = 0; k < comm->layout.ctl_stride; k++)
+				unsigned char *ctl = (unsigned char *)shmar__seg_ctl(comm->chan.base,
+									     &comm->chan.layout, (unsigned)r);
+				for (size_t k = 0; k < comm->chan.layout.ctl_stride; k++)
 					if (th_rand() % 8 == 0)
 						ctl[k] = (unsigned char)th_rand();
 			}

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shmar-private.h"
+#include "macro.h"
+#include "settings.h"
 
 static const char *const vars[] = { "SHMAR_DIR", "SHMAR_TOKEN", "SHMAR_TIMEOUT_MS",
 				    "SHMAR_INIT_TIMEOUT_MS", "SHMAR_SPIN_US", "SHMAR_SMALL_MAX",
@@ -54,7 +55,7 @@ static void test_environment(void **state)
 {
 	struct shmar_config c;
 	struct shmar__settings s;
-	char why[256];
+	struct shmar__report why = { .rank = -1 };
 
 	(void)state;
 	setenv("SHMAR_DIR", "/run/x", 1);
@@ -80,7 +81,7 @@ static void test_environment(void **state)
 	assert_int_equal(c.threads, 3);
 	assert_int_equal(c.io_uring, 0);
 	assert_int_equal(c.debug, SHMAR_DEBUG_TRACE);
-	assert_int_equal(shmar__settings_resolve(&c, &s, why, sizeof(why)), 0);
+	assert_int_equal(shmar__settings_resolve(&c, &s, &why), 0);
 	assert_string_equal(s.dir, "/run/x");
 	assert_string_equal(s.token, "secret");
 	assert_int_equal(s.small_max, 16384);
@@ -101,18 +102,18 @@ static void test_bad_environment(void **state)
 	};
 	struct shmar__settings s;
 	struct shmar_config c;
-	char why[256];
+	struct shmar__report why = { .rank = -1 };
 
 	(void)state;
 	for (size_t i = 0; i < SHMAR_ARRAY_SIZE(bad); i++) {
 		clean_env(NULL);
 		setenv(bad[i].var, bad[i].value, 1);
 		shmar_config_init(&c);
-		why[0] = '\0';
-		assert_int_equal(shmar__settings_resolve(&c, &s, why, sizeof(why)), -EINVAL);
-		if (!strstr(why, bad[i].var))
+		why.text[0] = '\0';
+		assert_int_equal(shmar__settings_resolve(&c, &s, &why), -EINVAL);
+		if (!strstr(why.text, bad[i].var))
 			fail_msg("%s=%s: message \"%s\" does not name the variable", bad[i].var,
-				 bad[i].value, why);
+				 bad[i].value, why.text);
 		/* and shmar_comm_init refuses it before touching anything */
 		struct shmar_comm *comm = (void *)1;
 		assert_int_equal(shmar_comm_init(&comm, "cfg", 1, 0, NULL), -EINVAL);
@@ -126,44 +127,44 @@ static void test_bad_struct(void **state)
 {
 	struct shmar__settings s;
 	struct shmar_config c;
-	char why[256];
+	struct shmar__report why = { .rank = -1 };
 
 	(void)state;
 	memset(&c, 0, sizeof(c)); /* never initialised */
-	assert_int_equal(shmar__settings_resolve(&c, &s, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shmar__settings_resolve(&c, &s, &why), -EINVAL);
 	shmar_config_init(&c);
 	c.size = 1 << 20;
-	assert_int_equal(shmar__settings_resolve(&c, &s, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shmar__settings_resolve(&c, &s, &why), -EINVAL);
 	shmar_config_init(&c);
 	c.spin_us = -3;
-	assert_int_equal(shmar__settings_resolve(&c, &s, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shmar__settings_resolve(&c, &s, &why), -EINVAL);
 	shmar_config_init(&c);
 	c.isa = 9;
-	assert_int_equal(shmar__settings_resolve(&c, &s, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shmar__settings_resolve(&c, &s, &why), -EINVAL);
 	shmar_config_init(&c);
 	c.dir = "";
-	assert_int_equal(shmar__settings_resolve(&c, &s, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shmar__settings_resolve(&c, &s, &why), -EINVAL);
 	shmar_config_init(&c);
 	char token[SHMAR_TOKEN_MAX + 2];
 	memset(token, 'x', sizeof(token) - 1);
 	token[sizeof(token) - 1] = '\0';
 	c.token = token;
-	assert_int_equal(shmar__settings_resolve(&c, &s, why, sizeof(why)), -EINVAL);
+	assert_int_equal(shmar__settings_resolve(&c, &s, &why), -EINVAL);
 	/* small_max is capped at the slot size */
 	shmar_config_init(&c);
 	c.small_max = 1 << 30;
 	c.slot_bytes = 8192;
-	assert_int_equal(shmar__settings_resolve(&c, &s, why, sizeof(why)), 0);
+	assert_int_equal(shmar__settings_resolve(&c, &s, &why), 0);
 	assert_int_equal(s.small_max, 8192);
 	/* "auto" is the default, spelled out, and survives the slot cap */
 	setenv("SHMAR_SMALL_MAX", "auto", 1);
 	shmar_config_init(&c);
 	unsetenv("SHMAR_SMALL_MAX");
 	assert_true(c.small_max == SHMAR_SMALL_MAX_AUTO);
-	assert_int_equal(shmar__settings_resolve(&c, &s, why, sizeof(why)), 0);
+	assert_int_equal(shmar__settings_resolve(&c, &s, &why), 0);
 	assert_true(s.small_max == SHMAR_SMALL_MAX_AUTO);
 	/* NULL config: defaults */
-	assert_int_equal(shmar__settings_resolve(NULL, &s, why, sizeof(why)), 0);
+	assert_int_equal(shmar__settings_resolve(NULL, &s, &why), 0);
 	assert_int_equal(s.spin_us, 100);
 }
 

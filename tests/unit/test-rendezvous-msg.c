@@ -24,7 +24,8 @@
 
 #define WHY_FILL 0x5a
 
-static char why[SHMAR_REASON_MAX];
+static struct shmar__report why_rep = { .rank = -1 };
+#define why (why_rep.text)
 
 static void why_reset(void)
 {
@@ -63,7 +64,7 @@ static int check_hello(const struct shmar__msg *m, uint32_t nranks, const char *
 	int err;
 
 	why_reset();
-	err = shmar__msg_check_hello(m, nranks, token, why, sizeof(why));
+	err = shmar__msg_check_hello(m, nranks, token, &why_rep);
 	if (err)
 		assert_why_terminated();
 	return err;
@@ -75,7 +76,7 @@ static int check_welcome(const struct shmar__msg *m, uint32_t nranks, uint32_t r
 	int err;
 
 	why_reset();
-	err = shmar__msg_check_welcome(m, nranks, rank, self, why, sizeof(why));
+	err = shmar__msg_check_welcome(m, nranks, rank, self, &why_rep);
 	if (err)
 		assert_why_terminated();
 	return err;
@@ -287,8 +288,12 @@ static void test_hello_nranks_mismatch(void **state)
 		assert_int_equal(check_hello(&m, 2, NULL), -EINVAL);
 		assert_non_null(strstr(why, "rank 1"));
 	}
-	/* nranks is checked before the token: the rank learns what is really wrong */
+	/* the token is checked first: a client without it cannot make rank 0
+	 * fail the job by claiming another shape */
 	hello(&m, 3, 2, 42, "wrong");
+	assert_int_equal(check_hello(&m, 2, "right"), -EACCES);
+	assert_non_null(strstr(why, "rank 2"));
+	hello(&m, 3, 2, 42, "right");
 	assert_int_equal(check_hello(&m, 2, "right"), -EINVAL);
 	assert_non_null(strstr(why, "rank 2"));
 	assert_non_null(strstr(why, "3"));
@@ -378,25 +383,25 @@ static void test_hello_token_longest(void **state)
 	assert_int_equal(check_hello(&m, 2, "abc"), -EACCES);
 }
 
-/* A small reason buffer is truncated, never overrun. */
+/* A reason longer than a message holds is cut to fit, never overrun. */
 static void test_reason_truncated(void **state)
 {
-	char small[12];
+	char longer[3 * SHMAR_REASON_MAX];
 	struct shmar__msg m;
 
 	(void)state;
-	hello(&m, 9, 1, 42, NULL);
-	memset(small, WHY_FILL, sizeof(small));
-	assert_int_equal(shmar__msg_check_hello(&m, 2, NULL, small, 8), -EINVAL);
-	assert_int_equal(strlen(small), 7);
-	for (size_t i = 8; i < sizeof(small); i++)
-		assert_int_equal((unsigned char)small[i], WHY_FILL);
-	welcome(&m, 2, 1);
-	m.seg_bytes = 0;
-	memset(small, WHY_FILL, sizeof(small));
-	assert_int_equal(shmar__msg_check_welcome(&m, 2, 1, 1001, small, 1), -EPROTO);
-	assert_int_equal(small[0], '\0');
-	assert_int_equal((unsigned char)small[1], WHY_FILL);
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	shmar__msg_init(&m, SHMAR_MSG_FAIL);
+	memset(m.pids, 0x5a, sizeof(m.pids)); /* the field after reason */
+	shmar__msg_set_reason(&m, longer);
+	assert_int_equal(strlen(m.reason), SHMAR_REASON_MAX - 1);
+	assert_int_equal(m.pids[0], 0x5a5a5a5a);
+	assert_int_equal(shmar__msg_check_frame(&m, sizeof(m)), 0);
+	shmar__msg_set_reason(&m, NULL);
+	assert_string_equal(m.reason, "");
+	shmar__msg_set_reason(&m, "rank 3 (pid 7) died");
+	assert_string_equal(m.reason, "rank 3 (pid 7) died");
 }
 
 /* ---------------------------------------------------------------- welcome */
@@ -554,15 +559,13 @@ static int oracle_hello(const struct shmar__msg *m, uint32_t nranks, const char 
 {
 	char want[SHMAR_TOKEN_MAX + 1] = { 0 };
 
-	if (m->type != SHMAR_MSG_HELLO)
-		return -EBADMSG;
-	if (m->nranks != nranks || m->rank == 0 || m->rank >= nranks)
-		return -EINVAL;
-	if (m->pid == 0)
+	if (m->type != SHMAR_MSG_HELLO || m->pid == 0)
 		return -EBADMSG;
 	if (token)
 		memcpy(want, token, strlen(token));
-	return memcmp(want, m->token, sizeof(want)) ? -EACCES : 0;
+	if (memcmp(want, m->token, sizeof(want)))
+		return -EACCES;
+	return m->nranks != nranks || m->rank == 0 || m->rank >= nranks ? -EINVAL : 0;
 }
 
 static int oracle_welcome(const struct shmar__msg *m, uint32_t nranks, uint32_t rank,

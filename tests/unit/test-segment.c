@@ -17,7 +17,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "shmar-private.h"
+#include <stdbool.h>
+
+#include "macro.h"
+#include "segment.h"
 
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U

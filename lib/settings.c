@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * config.c - defaults, environment overrides and validation of the settings.
+ * settings.c - defaults, environment overrides and validation of the settings.
  *
  * shmar_config_init() cannot fail, so a malformed environment value is stored
  * as an out-of-range marker that shmar__settings_resolve() turns into -EINVAL
@@ -13,7 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "shmar-private.h"
+#include "settings.h"
+#include "macro.h"
+#include "segment.h"
 
 #define DEFAULT_TIMEOUT_MS 600000
 #define DEFAULT_INIT_TIMEOUT_MS 60000
@@ -75,17 +77,12 @@ static int parse_isa(const char *s)
 	return parse_word(s, isa_words, SHMAR_ARRAY_SIZE(isa_words), SHMAR_ISA_AUTO);
 }
 
-int shmar__debug_level_from_env(void)
+/* SHMAR_DEBUG, or BAD_ENUM when malformed */
+static int parse_debug(const char *s)
 {
-	const char *s = getenv("SHMAR_DEBUG");
-	int level;
-
-	if (!s || !*s)
-		return SHMAR_DEBUG_OFF;
 	if (s[0] >= '0' && s[0] <= '3' && s[1] == '\0')
 		return s[0] - '0';
-	level = parse_word(s, debug_words, SHMAR_ARRAY_SIZE(debug_words), SHMAR_DEBUG_OFF);
-	return level == BAD_ENUM ? BAD_ENUM : level;
+	return parse_word(s, debug_words, SHMAR_ARRAY_SIZE(debug_words), SHMAR_DEBUG_OFF);
 }
 
 static int parse_io_uring(const char *s)
@@ -132,41 +129,51 @@ SHMAR_EXPORT void shmar_config_init(struct shmar_config *cfg)
 		cfg->threads = t == BAD_I64 || t > SHMAR_MAX_RANKS ? BAD_ENUM : (int)t;
 	}
 	cfg->io_uring = (v = env("SHMAR_IO_URING")) ? parse_io_uring(v) : -1;
-	cfg->debug = shmar__debug_level_from_env();
+	cfg->debug = (v = env("SHMAR_DEBUG")) ? parse_debug(v) : SHMAR_DEBUG_OFF;
 }
 
-#define INVALID(...) (snprintf(why, why_len, __VA_ARGS__), -EINVAL)
+int shmar__debug_level_from_env(void)
+{
+	const char *v = env("SHMAR_DEBUG");
+	int level = v ? parse_debug(v) : SHMAR_DEBUG_OFF;
 
-static int check_values(const struct shmar_config *c, char *why, size_t why_len)
+	return level == BAD_ENUM ? SHMAR_DEBUG_OFF : level;
+}
+
+static int check_values(const struct shmar_config *c, struct shmar__report *rep)
 {
 	if (c->timeout_ms < 0)
-		return INVALID("invalid collective timeout (timeout_ms, SHMAR_TIMEOUT_MS)");
+		return shmar__fail(rep, -EINVAL, "invalid collective timeout (timeout_ms, SHMAR_TIMEOUT_MS)");
 	if (c->init_timeout_ms < 0)
-		return INVALID("invalid init timeout (init_timeout_ms, SHMAR_INIT_TIMEOUT_MS)");
+		return shmar__fail(rep, -EINVAL, "invalid init timeout (init_timeout_ms, SHMAR_INIT_TIMEOUT_MS)");
 	if (c->spin_us < 0 || c->spin_us > MAX_SPIN_US)
-		return INVALID("invalid spin time (spin_us, SHMAR_SPIN_US): 0..%d", MAX_SPIN_US);
+		return shmar__fail(rep, -EINVAL, "invalid spin time (spin_us, SHMAR_SPIN_US): 0..%d", MAX_SPIN_US);
 	if (c->small_max == BAD_SIZE)
-		return INVALID("invalid small_max (SHMAR_SMALL_MAX)");
+		return shmar__fail(rep, -EINVAL, "invalid small_max (SHMAR_SMALL_MAX)");
 	if (c->slot_bytes < SHMAR_SLOT_MIN || c->slot_bytes > SHMAR_SLOT_MAX)
-		return INVALID("invalid slot_bytes (SHMAR_SLOT_BYTES): %u..%zu", SHMAR_SLOT_MIN,
+		return shmar__fail(rep, -EINVAL, "invalid slot_bytes (SHMAR_SLOT_BYTES): %u..%zu", SHMAR_SLOT_MIN,
 			       (size_t)SHMAR_SLOT_MAX);
 	if (c->isa < SHMAR_ISA_AUTO || c->isa > SHMAR_ISA_AVX512)
-		return INVALID("invalid isa (SHMAR_ISA): auto, scalar, avx2 or avx512");
+		return shmar__fail(rep, -EINVAL, "invalid isa (SHMAR_ISA): auto, scalar, avx2 or avx512");
 	if (c->threads < 0 || c->threads > SHMAR_MAX_RANKS)
-		return INVALID("invalid threads (SHMAR_THREADS): 0..%d", SHMAR_MAX_RANKS);
+		return shmar__fail(rep, -EINVAL, "invalid threads (SHMAR_THREADS): 0..%d", SHMAR_MAX_RANKS);
 	if (c->io_uring < -1 || c->io_uring > 1)
-		return INVALID("invalid io_uring (SHMAR_IO_URING): 0, 1 or auto");
+		return shmar__fail(rep, -EINVAL, "invalid io_uring (SHMAR_IO_URING): 0, 1 or auto");
 	if (c->debug < SHMAR_DEBUG_OFF || c->debug > SHMAR_DEBUG_TRACE)
-		return INVALID("invalid debug (SHMAR_DEBUG): off, error, info or trace");
+		return shmar__fail(rep, -EINVAL, "invalid debug (SHMAR_DEBUG): off, error, info or trace");
 	if (c->dir && (!*c->dir || strlen(c->dir) >= sizeof(((struct shmar__settings *)0)->dir)))
-		return INVALID("invalid rendezvous directory (dir, SHMAR_DIR)");
+		return shmar__fail(rep, -EINVAL, "invalid rendezvous directory (dir, SHMAR_DIR)");
+	/* resolved once here would still differ between ranks in other directories */
+	if (c->dir && c->dir[0] != '/')
+		return shmar__fail(rep, -EINVAL, "the rendezvous directory (dir, SHMAR_DIR) must be an absolute path, not %.64s",
+			       c->dir);
 	if (c->token && strlen(c->token) > SHMAR_TOKEN_MAX)
-		return INVALID("token longer than %d bytes (SHMAR_TOKEN)", SHMAR_TOKEN_MAX);
+		return shmar__fail(rep, -EINVAL, "token longer than %d bytes (SHMAR_TOKEN)", SHMAR_TOKEN_MAX);
 	return 0;
 }
 
 int shmar__settings_resolve(const struct shmar_config *cfg, struct shmar__settings *set,
-			    char *why, size_t why_len)
+			    struct shmar__report *rep)
 {
 	struct shmar_config c;
 	int err;
@@ -176,11 +183,11 @@ int shmar__settings_resolve(const struct shmar_config *cfg, struct shmar__settin
 	if (cfg) {
 		if (cfg->size < offsetof(struct shmar_config, debug) + sizeof(cfg->debug) ||
 		    cfg->size > 65536)
-			return INVALID("struct shmar_config not set up by shmar_config_init (size %zu)",
+			return shmar__fail(rep, -EINVAL, "struct shmar_config not set up by shmar_config_init (size %zu)",
 				       cfg->size);
 		memcpy(&c, cfg, cfg->size < sizeof(c) ? cfg->size : sizeof(c));
 	}
-	err = check_values(&c, why, why_len);
+	err = check_values(&c, rep);
 	if (err < 0)
 		return err;
 
