@@ -89,7 +89,9 @@ run version --version
 grep -q '^shmar-bench (libshmar) [0-9]' "$tmp/version.out" || fail "--version: no tool version"
 grep -q '^library [0-9]' "$tmp/version.out" || fail "--version: no library version"
 run version_short -V
-[ "$rc" -eq 0 ] && cmp -s "$tmp/version.out" "$tmp/version_short.out" || fail "-V differs from --version"
+if [ "$rc" -ne 0 ] || ! cmp -s "$tmp/version.out" "$tmp/version_short.out"; then
+	fail "-V differs from --version"
+fi
 
 # ---------------------------------------------------------------- usage errors
 # usage 'ARGS' 'TEXT': exit 2, TEXT on stderr, nothing on stdout, nothing run.
