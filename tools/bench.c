@@ -5,349 +5,27 @@
  * Per size: validate once against values computed here; warm up; pick the
  * iteration count from the warm-up so a size takes about budget_s; time
  * "barrier; t0; call; t1" per call; then the same count back to back.  Each
- * rank takes median, mean, p10, p90 and min of its samples; the row holds the
- * maximum over ranks (the mean over ranks for avgavg, the minimum for min),
- * exactly like ../shared/peers/osu_allreduce.c, so the rows sit in the same
- * table as Open MPI's and MPICH's.  Statistics travel between ranks through
- * libshmar itself (fp64 all-reduce), so the tool also runs under shmar-run.
+ * rank takes the percentiles, mean and extremes of its own samples; a row
+ * holds the maximum over ranks (the mean over ranks for avgavg, the minimum
+ * for min), as the OSU micro-benchmarks report.  Statistics travel between
+ * ranks through libshmar itself (fp64 all-reduce), so the tool also runs
+ * under shmar-run.
  */
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
-
-static const size_t osu_sizes[] = { 4, 64, 1024, 16384, 262144, 1048576, 4194304, 16777216,
-				    67108864 };
+#include "shmar-probe.h"
 
 /* A pool larger than any last-level cache, for data-varying runs. */
 #define VARY_POOL_MIN ((size_t)256 << 20)
-
-static const struct {
-	const char *name;
-	int dtype;
-	size_t size;
-} dtypes[] = {
-	{ "fp32", SHMAR_FLOAT32, 4 }, { "bf16", SHMAR_BFLOAT16, 2 }, { "fp16", SHMAR_FLOAT16, 2 },
-	{ "fp64", SHMAR_FLOAT64, 8 }, { "int32", SHMAR_INT32, 4 },  { "int64", SHMAR_INT64, 8 },
-	{ "uint8", SHMAR_UINT8, 1 },
-};
-
-static const char *const coll_names[] = { "allreduce", "reduce_scatter", "allgather", "broadcast",
-					  "barrier" };
-static const char *const op_names[] = { "sum", "prod", "max", "min", "avg" };
-
-void bench_opts_default(struct bench_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->nranks = 2;
-	o->bind = true;
-	o->coll = BENCH_ALLREDUCE;
-	o->op = SHMAR_SUM;
-	o->dtypes[0] = SHMAR_FLOAT32;
-	o->ndtypes = 1;
-	memcpy(o->sizes, osu_sizes, sizeof(osu_sizes));
-	o->nsizes = (int)(sizeof(osu_sizes) / sizeof(osu_sizes[0]));
-	o->in_place = o->out_of_place = true;
-	o->budget_s = 0.5;
-	o->min_iters = 10;
-	o->max_iters = 10000;
-	o->label = "libshmar";
-}
-
-static size_t dtype_size(int dtype)
-{
-	for (size_t i = 0; i < sizeof(dtypes) / sizeof(dtypes[0]); i++)
-		if (dtypes[i].dtype == dtype)
-			return dtypes[i].size;
-	return 0;
-}
-
-static const char *dtype_name(int dtype)
-{
-	for (size_t i = 0; i < sizeof(dtypes) / sizeof(dtypes[0]); i++)
-		if (dtypes[i].dtype == dtype)
-			return dtypes[i].name;
-	return "?";
-}
-
-int bench_parse_dtypes(struct bench_opts *o, const char *s)
-{
-	char buf[256], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	o->ndtypes = 0;
-	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		size_t i;
-
-		for (i = 0; i < sizeof(dtypes) / sizeof(dtypes[0]); i++)
-			if (strcasecmp(tok, dtypes[i].name) == 0)
-				break;
-		if (i == sizeof(dtypes) / sizeof(dtypes[0]) || o->ndtypes == BENCH_MAX_DTYPES)
-			return -EINVAL;
-		o->dtypes[o->ndtypes++] = dtypes[i].dtype;
-	}
-	return o->ndtypes ? 0 : -EINVAL;
-}
-
-int bench_parse_sizes(struct bench_opts *o, const char *s)
-{
-	char buf[1024], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	o->nsizes = 0;
-	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		unsigned long long v, mul = 1;
-		char *end;
-
-		errno = 0;
-		v = strtoull(tok, &end, 0);
-		if (errno || end == tok || *tok == '-')
-			return -EINVAL;
-		switch (*end) {
-		case 'k': case 'K': mul = 1ull << 10; end++; break;
-		case 'm': case 'M': mul = 1ull << 20; end++; break;
-		case 'g': case 'G': mul = 1ull << 30; end++; break;
-		default: break;
-		}
-		if (*end || v == 0 || v > (1ull << 34) / mul || o->nsizes == BENCH_MAX_SIZES)
-			return -EINVAL;
-		o->sizes[o->nsizes++] = (size_t)(v * mul);
-	}
-	return o->nsizes ? 0 : -EINVAL;
-}
-
-int bench_parse_coll(const char *s, enum bench_coll *out)
-{
-	for (int i = 0; i < 5; i++) {
-		if (strcmp(s, coll_names[i]) == 0) {
-			*out = (enum bench_coll)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-int bench_parse_op(const char *s, enum shmar_op *out)
-{
-	for (int i = 0; i < 5; i++) {
-		if (strcasecmp(s, op_names[i]) == 0) {
-			*out = (enum shmar_op)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* ---------------------------------------------------------------- values */
-
-static uint16_t bf16_from_float(float f)
-{
-	uint32_t u;
-
-	memcpy(&u, &f, 4);
-	if ((u & 0x7fffffffu) > 0x7f800000u)
-		return 0x7fc0;
-	return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
-}
-
-/* Store v (a small integer, or the result of the same fp32 arithmetic the
- * library does) as element i of dtype. */
-static void put(void *buf, size_t i, int dtype, double v)
-{
-	switch (dtype) {
-	case SHMAR_FLOAT32: ((float *)buf)[i] = (float)v; break;
-	case SHMAR_BFLOAT16: ((uint16_t *)buf)[i] = bf16_from_float((float)v); break;
-	case SHMAR_FLOAT16: ((_Float16 *)buf)[i] = (_Float16)(float)v; break;
-	case SHMAR_FLOAT64: ((double *)buf)[i] = v; break;
-	case SHMAR_INT32: ((int32_t *)buf)[i] = (int32_t)(int64_t)v; break;
-	case SHMAR_INT64: ((int64_t *)buf)[i] = (int64_t)v; break;
-	case SHMAR_UINT8: ((uint8_t *)buf)[i] = (uint8_t)(uint64_t)(int64_t)v; break;
-	}
-}
-
-/* Input of rank r at element i: small integers, exact in every dtype. */
-static double input(int r, size_t i)
-{
-	return (double)((r % 3) + 1) * (double)(i % 7 + 1);
-}
-
-static bool is_int(int dtype)
-{
-	return dtype == SHMAR_INT32 || dtype == SHMAR_INT64 || dtype == SHMAR_UINT8;
-}
-
-/* Wrap v to the width of an integer dtype, as two's complement does. */
-static int64_t wrap(int dtype, uint64_t v)
-{
-	switch (dtype) {
-	case SHMAR_INT32: return (int32_t)(uint32_t)v;
-	case SHMAR_UINT8: return (uint8_t)v;
-	default: return (int64_t)v;
-	}
-}
-
-static double expected_int(int nranks, size_t i, int dtype, enum shmar_op op)
-{
-	int64_t acc = (int64_t)input(0, i);
-
-	for (int r = 1; r < nranks; r++) {
-		int64_t x = (int64_t)input(r, i);
-
-		switch (op) {
-		case SHMAR_SUM: case SHMAR_AVG: acc = wrap(dtype, (uint64_t)acc + (uint64_t)x); break;
-		case SHMAR_PROD: acc = wrap(dtype, (uint64_t)acc * (uint64_t)x); break;
-		case SHMAR_MAX: acc = x > acc ? x : acc; break;
-		case SHMAR_MIN: acc = x < acc ? x : acc; break;
-		}
-	}
-	if (op == SHMAR_AVG)
-		acc /= nranks;
-	return (double)acc;
-}
-
-/*
- * The expected all-reduce of element i: accumulated in rank order in the
- * library's accumulator type (fp32 for the 16-bit floats), with the same
- * rounding at every step, so the bits match for every op.
- */
-static double expected(int nranks, size_t i, int dtype, enum shmar_op op)
-{
-	bool f32 = dtype == SHMAR_FLOAT32 || dtype == SHMAR_BFLOAT16 || dtype == SHMAR_FLOAT16;
-	double acc = input(0, i);
-
-	if (is_int(dtype))
-		return expected_int(nranks, i, dtype, op);
-	for (int r = 1; r < nranks; r++) {
-		double x = input(r, i);
-
-		switch (op) {
-		case SHMAR_SUM: case SHMAR_AVG: acc += x; break;
-		case SHMAR_PROD: acc *= x; break;
-		case SHMAR_MAX: acc = x > acc ? x : acc; break;
-		case SHMAR_MIN: acc = x < acc ? x : acc; break;
-		}
-		if (f32)
-			acc = (float)acc;
-	}
-	if (op == SHMAR_AVG)
-		acc = f32 ? (double)((float)acc / (float)nranks) : acc / nranks;
-	return acc;
-}
-
-/* ---------------------------------------------------------------- one size */
-
-struct sizing {
-	size_t count;      /* elements in the call's count argument */
-	size_t in_bytes;   /* per-rank input */
-	size_t out_bytes;  /* per-rank output */
-};
-
-/* size_B is the caller's buffer: the whole vector for allreduce, reduce_scatter's
- * input and allgather's output (NCCL-tests style), the buffer for broadcast. */
-static struct sizing sizing_for(const struct bench_opts *o, size_t bytes, size_t esize, int n)
-{
-	size_t elems = bytes / esize ? bytes / esize : 1;
-	struct sizing s = { elems, elems * esize, elems * esize };
-
-	switch (o->coll) {
-	case BENCH_REDUCE_SCATTER:
-		s.count = elems / (size_t)n ? elems / (size_t)n : 1;
-		s.in_bytes = s.count * esize * (size_t)n;
-		s.out_bytes = s.count * esize;
-		break;
-	case BENCH_ALLGATHER:
-		s.count = elems / (size_t)n ? elems / (size_t)n : 1;
-		s.in_bytes = s.count * esize;
-		s.out_bytes = s.count * esize * (size_t)n;
-		break;
-	default:
-		break;
-	}
-	return s;
-}
-
-static int call(struct shmar_comm *comm, const struct bench_opts *o, const void *in, void *out,
-		const struct sizing *s, int dtype)
-{
-	switch (o->coll) {
-	case BENCH_ALLREDUCE:
-		return shmar_allreduce(comm, in, out, s->count, dtype, o->op);
-	case BENCH_REDUCE_SCATTER:
-		return shmar_reduce_scatter(comm, in, out, s->count, dtype, o->op);
-	case BENCH_ALLGATHER:
-		return shmar_allgather(comm, in, out, s->count, dtype);
-	case BENCH_BROADCAST:
-		return shmar_broadcast(comm, out, s->count, dtype, 0);
-	case BENCH_BARRIER:
-		return shmar_barrier(comm);
-	}
-	return -EINVAL;
-}
-
-static int validate(struct shmar_comm *comm, const struct bench_opts *o, char *in, char *out,
-		    const struct sizing *s, int dtype, bool in_place)
-{
-	int rank = shmar_comm_rank(comm), n = shmar_comm_size(comm), err;
-	size_t esize = dtype_size(dtype), total = s->in_bytes / esize, bad = 0;
-	char *src = in_place ? out : in;
-	char want[8];
-
-	if (o->coll == BENCH_ALLGATHER && in_place)
-		src = out + (size_t)rank * s->in_bytes;
-	if (o->coll == BENCH_BROADCAST)
-		src = out; /* broadcast has one buffer */
-	if (o->coll == BENCH_BARRIER)
-		return call(comm, o, src, out, s, dtype);
-	for (size_t i = 0; i < total; i++)
-		put(src, i, dtype, o->coll == BENCH_ALLGATHER ? input(rank, i) + rank
-				   : o->coll == BENCH_BROADCAST ? (rank == 0 ? input(0, i) : 0)
-								: input(rank, i));
-	err = call(comm, o, src, out, s, dtype);
-	if (err < 0)
-		return err;
-	for (size_t i = 0; i < s->out_bytes / esize; i++) {
-		double v;
-
-		switch (o->coll) {
-		case BENCH_ALLREDUCE: v = expected(n, i, dtype, o->op); break;
-		case BENCH_REDUCE_SCATTER:
-			v = expected(n, (size_t)rank * s->count + i, dtype, o->op);
-			break;
-		case BENCH_ALLGATHER:
-			v = input((int)(i / s->count), i % s->count) + (double)(i / s->count);
-			break;
-		default: v = input(0, i); break;
-		}
-		put(want, 0, dtype, v);
-		bad += memcmp(want, out + i * esize, esize) != 0;
-	}
-	if (bad)
-		fprintf(stderr, "shmar-bench: rank %d: %zu wrong elements (%s %s %s, %zu bytes)\n",
-			rank, bad, coll_names[o->coll], dtype_name(dtype), op_names[o->op],
-			s->in_bytes);
-	return bad ? -EPROTO : 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double quant(const double *sorted, int n, double q)
-{
-	int i = (int)(q * (n - 1) + 0.5);
-
-	return sorted[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
 
 static double now_s(void)
 {
@@ -357,14 +35,33 @@ static double now_s(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The q quantile of n sorted samples, nearest rank. */
+static double quant(const double *sorted, int n, double q)
+{
+	int i = (int)(q * (n - 1) + 0.5);
+
+	return sorted[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
 static int reduce_doubles(struct shmar_comm *comm, double *v, size_t n, enum shmar_op op)
 {
 	return shmar_allreduce(comm, v, v, n, SHMAR_FLOAT64, op);
 }
 
+/* ---------------------------------------------------------------- buffers */
+
 struct buffers {
-	char *in, *out;       /* in: the pool when varying */
-	size_t pool, stride;  /* varying: bytes of the pool, distance between regions */
+	char *in, *out;      /* in: the pool when varying */
+	size_t pool, stride; /* bytes of in; distance between regions of the pool */
+	size_t out_bytes;
+	bool registered;     /* from shmar_mem_alloc() */
 };
 
 static const void *input_at(const struct buffers *b, int it, const struct bench_opts *o)
@@ -374,20 +71,190 @@ static const void *input_at(const struct buffers *b, int it, const struct bench_
 	return b->in + ((size_t)it * b->stride) % (b->pool - b->stride + 1) / 4096 * 4096;
 }
 
-static int timed_calls(struct shmar_comm *comm, const struct bench_opts *o, struct buffers *b,
-		       const struct sizing *s, int dtype, bool in_place, int iters, double *lat)
+static int alloc_one(struct shmar_comm *comm, const struct bench_opts *o, size_t bytes,
+		     char **out)
 {
+	void *p = NULL;
 	int err;
 
+	if (o->mem == BENCH_MEM_REGISTERED)
+		err = shmar_mem_alloc(comm, bytes, &p);
+	else
+		err = posix_memalign(&p, 4096, bytes) ? -ENOMEM : 0;
+	*out = err < 0 ? NULL : p;
+	return err;
+}
+
+static void free_one(struct shmar_comm *comm, const struct buffers *b, char *p)
+{
+	if (!p)
+		return;
+	if (b->registered)
+		(void)shmar_mem_free(comm, p);
+	else
+		free(p);
+}
+
+static void free_buffers(struct shmar_comm *comm, struct buffers *b)
+{
+	free_one(comm, b, b->in);
+	free_one(comm, b, b->out);
+	b->in = b->out = NULL;
+}
+
+/* Why alloc_one() failed, for the message. */
+static void alloc_failure(const struct bench_opts *o, int rank, int err, size_t bytes, char *msg,
+			  size_t len)
+{
+	if (o->mem == BENCH_MEM_REGISTERED)
+		snprintf(msg, len, "rank %d: --mem registered: shmar_mem_alloc of %zu bytes: %s",
+			 rank, bytes, shmar_strerror(err));
+	else
+		snprintf(msg, len, "rank %d: cannot allocate %zu bytes: %s", rank, bytes,
+			 strerror(-err));
+}
+
+/*
+ * Every rank's buffers, or none: 0 or the error.  err is one this rank had
+ * before.  The ranks agree through libshmar, so one rank's failure never
+ * leaves the others waiting in a collective, and only the lowest rank that
+ * failed reports it on stderr (the others return -ECANCELED); msg says what
+ * failed, for the JSON document.
+ */
+static int alloc_buffers(struct shmar_comm *comm, const struct bench_opts *o, struct buffers *b,
+			 int err, char *msg, size_t msg_len)
+{
+	int rank = shmar_comm_rank(comm), n = shmar_comm_size(comm), agreed;
+	int32_t first_failed;
+	size_t max = 4096;
+
+	for (int i = 0; i < o->nsizes; i++)
+		max = o->sizes[i] > max ? o->sizes[i] : max;
+	max = (max + 4095) / 4096 * 4096;
+	b->stride = max;
+	b->out_bytes = max;
+	b->pool = o->vary ? (4 * max > VARY_POOL_MIN ? 4 * max : VARY_POOL_MIN) : max;
+	b->registered = o->mem == BENCH_MEM_REGISTERED;
+	if (err < 0)
+		snprintf(msg, msg_len, "rank %d: %s", rank, strerror(-err));
+	if (err == 0 && (err = alloc_one(comm, o, b->pool, &b->in)) < 0)
+		alloc_failure(o, rank, err, b->pool, msg, msg_len);
+	if (err == 0 && (err = alloc_one(comm, o, b->out_bytes, &b->out)) < 0)
+		alloc_failure(o, rank, err, b->out_bytes, msg, msg_len);
+	first_failed = err < 0 ? rank : n;
+	agreed = shmar_allreduce(comm, &first_failed, &first_failed, 1, SHMAR_INT32, SHMAR_MIN);
+	if (agreed < 0) {
+		snprintf(msg, msg_len, "rank %d: %s: %s", rank, shmar_strerror(agreed),
+			 shmar_comm_last_error(comm));
+		fprintf(stderr, "shmar-bench: %s\n", msg);
+		err = agreed;
+	} else if (first_failed == rank) {
+		fprintf(stderr, "shmar-bench: %s\n", msg);
+	} else if (first_failed < n) {
+		snprintf(msg, msg_len, "rank %d could not allocate its buffers", (int)first_failed);
+		err = -ECANCELED;
+	}
+	if (err < 0)
+		free_buffers(comm, b);
+	return err;
+}
+
+/* Fault everything in before any timing, with real values of dtype. */
+static void fill_buffers(const struct buffers *b, int dtype, int rank)
+{
+	bench_fill(b->in, b->pool, dtype, rank);
+	bench_fill(b->out, b->out_bytes, dtype, rank);
+}
+
+/* ---------------------------------------------------------------- the job */
+
+/* CPUs the job may run on: the union of the ranks' affinity masks (they may
+ * be pinned by us, by shmar-run --bind or by taskset), within the online
+ * CPUs and the cgroup quota as the library counts them. */
+static int job_facts(struct shmar_comm *comm, const struct shmar_config *cfg,
+		     struct bench_job *job)
+{
+	uint8_t cpus[CPU_SETSIZE] = { 0 }; /* 1: some rank may run on that CPU */
+	struct shmar_probe_cpus pc;
+	int32_t mine = 0, cap, err;
+	cpu_set_t set;
+	const char *isa = NULL;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			mine += cpus[c] = CPU_ISSET(c, &set) ? 1 : 0;
+	if ((err = shmar_probe_cpus(&pc)) < 0) {
+		fprintf(stderr, "shmar-bench: shmar_probe_cpus: %s\n", shmar_strerror(err));
+		return err;
+	}
+	cap = pc.quota > 0 && pc.quota < pc.online ? pc.quota : pc.online;
+	mine = mine == 0 || mine > cap ? cap : mine;
+	if ((err = shmar_allreduce(comm, cpus, cpus, CPU_SETSIZE, SHMAR_UINT8, SHMAR_MAX)) < 0 ||
+	    (err = shmar_allreduce(comm, &mine, &mine, 1, SHMAR_INT32, SHMAR_MAX)) < 0) {
+		fprintf(stderr, "shmar-bench: rank %d: %s: %s\n", shmar_comm_rank(comm),
+			shmar_strerror(err), shmar_comm_last_error(comm));
+		return err;
+	}
+	memset(job, 0, sizeof(*job));
+	job->nranks = shmar_comm_size(comm);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		job->cpus += cpus[c];
+	if (job->cpus == 0 || job->cpus > cap)
+		job->cpus = cap;
+	job->cpus_per_rank = mine;
+	job->oversubscribed = job->nranks > job->cpus;
+	job->isa = shmar_probe_isa(cfg->isa, &isa, NULL) > 0 && isa ? isa : "?";
+	job->small_max = cfg->small_max;
+	job->threads = cfg->threads;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- one size */
+
+/* The send buffer of an in-place call whose receive buffer is out. */
+static const void *in_place_send(const struct bench_opts *o, void *out,
+				 const struct bench_sizing *s, int rank)
+{
+	if (o->coll == BENCH_ALLGATHER)
+		return (char *)out + (size_t)rank * s->in_bytes;
+	return out;
+}
+
+struct call_bufs {
+	const void *in;
+	void *out;
+};
+
+/* The buffers of iteration it. */
+static struct call_bufs bufs_at(const struct bench_opts *o, const struct buffers *b,
+				const struct bench_sizing *s, bool in_place, int it, int rank)
+{
+	struct call_bufs c;
+
+	if (in_place) {
+		c.out = o->vary ? (void *)input_at(b, it, o) : b->out;
+		c.in = in_place_send(o, c.out, s, rank);
+	} else {
+		c.in = input_at(b, it, o);
+		c.out = b->out;
+	}
+	return c;
+}
+
+static int timed_calls(struct shmar_comm *comm, const struct bench_opts *o, struct buffers *b,
+		       const struct bench_sizing *s, int dtype, bool in_place, int iters,
+		       double *lat)
+{
+	int rank = shmar_comm_rank(comm), err;
+
 	for (int it = 0; it < iters; it++) {
-		const void *in = in_place ? b->out : input_at(b, it, o);
-		void *out = in_place && o->vary ? (void *)input_at(b, it, o) : b->out;
+		struct call_bufs c = bufs_at(o, b, s, in_place, it, rank);
 		double t0;
 
 		if ((err = shmar_barrier(comm)) < 0)
 			return err;
 		t0 = now_s();
-		err = call(comm, o, in_place ? out : in, out, s, dtype);
+		err = bench_call(comm, o, c.in, c.out, s, dtype);
 		lat[it] = (now_s() - t0) * 1e6;
 		if (err < 0)
 			return err;
@@ -395,136 +262,201 @@ static int timed_calls(struct shmar_comm *comm, const struct bench_opts *o, stru
 	return 0;
 }
 
-static void print_header(FILE *f, const struct bench_opts *o, int n, int dtype)
+/* The same calls back to back; microseconds per call. */
+static int back_to_back(struct shmar_comm *comm, const struct bench_opts *o, struct buffers *b,
+			const struct bench_sizing *s, int dtype, bool in_place, int iters,
+			double *us)
 {
-	if (o->format == BENCH_FORMAT_CSV)
-		return;
-	fprintf(f, "# peer=%s np=%d coll=%s dtype=%s op=%s budget_s=%.2f min_iters=%d max_iters=%d algo=%s%s\n",
-		o->label, n, coll_names[o->coll], dtype_name(dtype), op_names[o->op], o->budget_s,
-		o->min_iters, o->max_iters,
-		o->algo == BENCH_ALGO_AUTO ? "auto" : o->algo == BENCH_ALGO_SMALL ? "small" : "large",
-		o->vary ? " data=varying" : "");
-	fprintf(f, "# library: libshmar %s\n", shmar_version());
-	fprintf(f, "# size_B mode iters med_us avg_us avgavg_us p10_us p90_us min_us algbw_GBps b2b_us\n");
+	int rank = shmar_comm_rank(comm), err;
+	double t0;
+
+	if ((err = shmar_barrier(comm)) < 0)
+		return err;
+	t0 = now_s();
+	for (int it = 0; it < iters; it++) {
+		struct call_bufs c = bufs_at(o, b, s, in_place, it, rank);
+
+		if ((err = bench_call(comm, o, c.in, c.out, s, dtype)) < 0)
+			return err;
+	}
+	*us = (now_s() - t0) * 1e6 / iters;
+	return 0;
 }
 
-static int one_size(struct shmar_comm *comm, const struct bench_opts *o, struct buffers *b,
-		    size_t bytes, int dtype, bool in_place, double *lat, FILE *f)
+/* Iterations that take about the budget, from a warm-up (agreed by all ranks). */
+static int choose_iters(struct shmar_comm *comm, const struct bench_opts *o, struct buffers *b,
+			const struct bench_sizing *s, int dtype, bool in_place, size_t bytes,
+			double *lat, int *iters)
 {
-	int rank = shmar_comm_rank(comm), n = shmar_comm_size(comm), err, warm, iters;
-	struct sizing s = sizing_for(o, bytes, dtype_size(dtype), n);
-	double per, stats[6], mins[1], b2b, tb, sum = 0;
+	int warm = bytes >= (1u << 20) ? 3 : bytes >= (64u << 10) ? 20 : 200, err;
+	double per;
 	long want;
 
-	if ((err = validate(comm, o, b->in, b->out, &s, dtype, in_place)) < 0)
-		return err;
-	/* warm-up, timed only to choose the iteration count */
-	warm = bytes >= (1u << 20) ? 3 : bytes >= (64u << 10) ? 20 : 200;
-	if ((err = timed_calls(comm, o, b, &s, dtype, in_place, warm, lat)) < 0)
+	if ((err = timed_calls(comm, o, b, s, dtype, in_place, warm, lat)) < 0)
 		return err;
 	qsort(lat, (size_t)warm, sizeof(double), cmp_double);
 	per = quant(lat, warm, 0.5);
 	if ((err = reduce_doubles(comm, &per, 1, SHMAR_MAX)) < 0)
 		return err;
 	want = (long)(o->budget_s / (per * 3e-6 + 1e-6));
-	iters = (int)(want < o->min_iters ? o->min_iters : want > o->max_iters ? o->max_iters : want);
+	*iters = (int)(want < o->min_iters ? o->min_iters : want > o->max_iters ? o->max_iters : want);
+	return 0;
+}
 
-	if ((err = timed_calls(comm, o, b, &s, dtype, in_place, iters, lat)) < 0)
-		return err;
-	if ((err = shmar_barrier(comm)) < 0)
-		return err;
-	tb = now_s();
-	for (int it = 0; it < iters && err == 0; it++) {
-		void *out = in_place && o->vary ? (void *)input_at(b, it, o) : b->out;
-
-		err = call(comm, o, in_place ? out : input_at(b, it, o), out, &s, dtype);
-	}
-	if (err < 0)
-		return err;
-	b2b = (now_s() - tb) * 1e6 / iters;
+/* Each rank's statistics of its samples, then combined over ranks. */
+static int row_stats(struct shmar_comm *comm, double *lat, int iters, double b2b,
+		     struct bench_row *r)
+{
+	double worst[8], best, mean = 0;
+	int err;
 
 	for (int it = 0; it < iters; it++)
-		sum += lat[it];
+		mean += lat[it];
+	mean /= iters;
 	qsort(lat, (size_t)iters, sizeof(double), cmp_double);
-	stats[0] = quant(lat, iters, 0.5);
-	stats[1] = sum / iters;
-	stats[2] = quant(lat, iters, 0.1);
-	stats[3] = quant(lat, iters, 0.9);
-	stats[4] = b2b;
-	stats[5] = sum / iters; /* summed over ranks below: the mean of means */
-	mins[0] = lat[0];
-	if ((err = reduce_doubles(comm, stats, 5, SHMAR_MAX)) < 0 ||
-	    (err = reduce_doubles(comm, stats + 5, 1, SHMAR_AVG)) < 0 ||
-	    (err = reduce_doubles(comm, mins, 1, SHMAR_MIN)) < 0)
+	worst[0] = quant(lat, iters, 0.1);
+	worst[1] = quant(lat, iters, 0.5);
+	worst[2] = quant(lat, iters, 0.9);
+	worst[3] = quant(lat, iters, 0.99);
+	worst[4] = lat[iters - 1];
+	worst[5] = mean;
+	worst[6] = b2b;
+	worst[7] = mean; /* averaged over ranks below */
+	best = lat[0];
+	if ((err = reduce_doubles(comm, worst, 7, SHMAR_MAX)) < 0 ||
+	    (err = reduce_doubles(comm, worst + 7, 1, SHMAR_AVG)) < 0 ||
+	    (err = reduce_doubles(comm, &best, 1, SHMAR_MIN)) < 0)
 		return err;
-	if (rank != 0)
-		return 0;
-	if (o->format == BENCH_FORMAT_CSV)
-		fprintf(f, "%s,%s,%s,%s,%d,%zu,%s,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.4f,%.3f\n",
-			o->label, coll_names[o->coll], dtype_name(dtype), op_names[o->op], n, bytes,
-			in_place ? "in" : "out", iters, stats[0], stats[1], stats[5], stats[2],
-			stats[3], mins[0], (double)bytes / stats[0] / 1e3, stats[4]);
-	else
-		fprintf(f, "%zu %s %d %.3f %.3f %.3f %.3f %.3f %.3f %.4f %.3f\n", bytes,
-			in_place ? "in" : "out", iters, stats[0], stats[1], stats[5], stats[2],
-			stats[3], mins[0], (double)bytes / stats[0] / 1e3, stats[4]);
-	fflush(f);
+	r->p10 = worst[0];
+	r->p50 = worst[1];
+	r->p90 = worst[2];
+	r->p99 = worst[3];
+	r->max = worst[4];
+	r->avg = worst[5];
+	r->b2b = worst[6];
+	r->avgavg = worst[7];
+	r->min = best;
+	r->iters = iters;
 	return 0;
 }
 
-static int alloc_buffers(const struct bench_opts *o, int n, struct buffers *b)
+/* Validate on every rank; all fail with -EPROTO when one saw wrong results. */
+static int validate(struct shmar_comm *comm, const struct bench_opts *o, struct buffers *b,
+		    const struct bench_sizing *s, int dtype, bool in_place)
 {
-	size_t max = 4096;
+	int err = bench_validate(comm, o, b->in, b->out, s, dtype, in_place);
+	int32_t worst = err;
 
-	for (int i = 0; i < o->nsizes; i++) {
-		/* reduce_scatter's input and allgather's output are the whole vector */
-		size_t need = o->sizes[i] + 64 * (size_t)n;
+	if (err < 0 && err != -EPROTO)
+		return err; /* the call failed: the job is no longer in step */
+	err = shmar_allreduce(comm, &worst, &worst, 1, SHMAR_INT32, SHMAR_MIN);
+	return err < 0 ? err : worst;
+}
 
-		max = need > max ? need : max;
+static int one_size(struct shmar_comm *comm, const struct bench_opts *o,
+		    const struct bench_job *job, struct buffers *b, size_t bytes, int dtype,
+		    bool in_place, double *lat, FILE *f)
+{
+	int rank = shmar_comm_rank(comm), n = shmar_comm_size(comm), err, iters;
+	struct bench_sizing s = bench_sizing_for(o->coll, bytes, bench_dtype_size(dtype), n);
+	struct bench_row r = { .dtype = dtype, .bytes = bytes, .count = s.count,
+			       .in_place = in_place };
+	double b2b;
+
+	if ((err = validate(comm, o, b, &s, dtype, in_place)) < 0 ||
+	    (err = choose_iters(comm, o, b, &s, dtype, in_place, bytes, lat, &iters)) < 0 ||
+	    (err = timed_calls(comm, o, b, &s, dtype, in_place, iters, lat)) < 0 ||
+	    (err = back_to_back(comm, o, b, &s, dtype, in_place, iters, &b2b)) < 0 ||
+	    (err = row_stats(comm, lat, iters, b2b, &r)) < 0)
+		return err;
+	if (rank == 0)
+		bench_print_row(f, o, job, &r);
+	return 0;
+}
+
+static int run_dtype(struct shmar_comm *comm, const struct bench_opts *o,
+		     const struct bench_job *job, struct buffers *b, int dtype, double *lat,
+		     FILE *f)
+{
+	int rank = shmar_comm_rank(comm), err = 0;
+
+	fill_buffers(b, dtype, rank);
+	if (rank == 0)
+		bench_print_dtype(f, o, job, dtype);
+	for (int m = 0; m < 2 && err == 0; m++) {
+		bool in_place = m == 0;
+
+		if ((in_place && !o->in_place) || (!in_place && !o->out_of_place))
+			continue;
+		for (int i = 0; i < o->nsizes && err == 0; i++)
+			err = one_size(comm, o, job, b, o->sizes[i], dtype, in_place, lat, f);
 	}
-	max = (max + 4095) / 4096 * 4096;
-	b->stride = max;
-	b->pool = o->vary ? (4 * max > VARY_POOL_MIN ? 4 * max : VARY_POOL_MIN) : max;
-	if (posix_memalign((void **)&b->in, 4096, b->pool) ||
-	    posix_memalign((void **)&b->out, 4096, max))
-		return -ENOMEM;
-	/* fault everything in before any timing */
-	memset(b->in, 1, b->pool);
-	memset(b->out, 1, max);
-	return 0;
+	return err;
 }
 
-int bench_run_rank(struct shmar_comm *comm, const struct bench_opts *o, FILE *f)
+static void warn_oversubscribed(const struct bench_job *job)
 {
-	int n = shmar_comm_size(comm), rank = shmar_comm_rank(comm), err = 0;
-	int lat_n = o->max_iters > 200 ? o->max_iters : 200;
-	struct buffers b = { 0 };
-	double *lat = malloc(sizeof(double) * (size_t)lat_n);
+	fprintf(stderr,
+		"shmar-bench: warning: %d ranks share %d CPU%s: every wait is a hand-off through the "
+		"scheduler, so the times measure it more than libshmar\n",
+		job->nranks, job->cpus, job->cpus == 1 ? "" : "s");
+}
 
-	if (!lat || alloc_buffers(o, n, &b) < 0) {
-		err = -ENOMEM;
+int bench_run_rank(struct shmar_comm *comm, const struct bench_opts *o,
+		   const struct shmar_config *cfg, FILE *f)
+{
+	int rank = shmar_comm_rank(comm), err;
+	int lat_n = o->max_iters > 200 ? o->max_iters : 200;
+	double *lat = malloc(sizeof(double) * (size_t)lat_n);
+	struct buffers b = { 0 };
+	struct bench_job job;
+	char why[512];
+
+	/* each reports its own failure */
+	err = job_facts(comm, cfg, &job);
+	if (err < 0)
+		goto out;
+	err = alloc_buffers(comm, o, &b, lat ? 0 : -ENOMEM, why, sizeof(why));
+	if (err < 0) {
+		/* a JSON reader gets a document that says why */
+		if (rank == 0 && o->format == BENCH_FORMAT_JSON) {
+			bench_print_begin(f, o, &job);
+			bench_print_end(f, o, why);
+		}
 		goto out;
 	}
-	for (int d = 0; d < o->ndtypes && err == 0; d++) {
-		if (rank == 0)
-			print_header(f, o, n, o->dtypes[d]);
-		for (int m = 0; m < 2 && err == 0; m++) {
-			bool in_place = m == 0;
-
-			if ((in_place && !o->in_place) || (!in_place && !o->out_of_place))
-				continue;
-			for (int i = 0; i < o->nsizes && err == 0; i++)
-				err = one_size(comm, o, &b, o->sizes[i], o->dtypes[d], in_place, lat, f);
-		}
+	if (rank == 0) {
+		if (job.oversubscribed)
+			warn_oversubscribed(&job);
+		bench_print_begin(f, o, &job);
 	}
-	if (err < 0)
+	for (int d = 0; d < o->ndtypes && err == 0; d++)
+		err = run_dtype(comm, o, &job, &b, o->dtypes[d], lat, f);
+	if (err < 0 && err != -EPROTO)
 		fprintf(stderr, "shmar-bench: rank %d: %s: %s\n", rank, shmar_strerror(err),
 			shmar_comm_last_error(comm));
+	if (rank == 0) {
+		snprintf(why, sizeof(why), "%s: %s", shmar_strerror(err),
+			 err == -EPROTO ? "wrong results" : shmar_comm_last_error(comm));
+		bench_print_end(f, o, err < 0 ? why : NULL);
+	}
 out:
+	free_buffers(comm, &b);
 	free(lat);
-	free(b.in);
-	free(b.out);
+	fflush(f);
 	return err;
+}
+
+/* ---------------------------------------------------------------- forked ranks */
+
+void bench_apply_config(const struct bench_opts *o, struct shmar_config *cfg)
+{
+	if (o->algo == BENCH_ALGO_SMALL)
+		cfg->small_max = cfg->slot_bytes; /* one step for all that fits a slot */
+	else if (o->algo == BENCH_ALGO_LARGE)
+		cfg->small_max = 0;
+	if (o->threads >= 0)
+		cfg->threads = o->threads;
 }
 
 static void bind_to_cpu(int rank)
@@ -556,17 +488,14 @@ static int child(const struct bench_opts *o, const char *job, int rank, FILE *ou
 	if (o->bind)
 		bind_to_cpu(rank);
 	shmar_config_init(&cfg);
-	if (o->algo == BENCH_ALGO_SMALL)
-		cfg.small_max = SIZE_MAX / 2; /* capped at the slot size */
-	else if (o->algo == BENCH_ALGO_LARGE)
-		cfg.small_max = 0;
+	bench_apply_config(o, &cfg);
 	err = shmar_comm_init(&comm, job, o->nranks, rank, &cfg);
 	if (err < 0) {
 		fprintf(stderr, "shmar-bench: rank %d: %s: %s\n", rank, shmar_strerror(err),
 			shmar_comm_last_error(NULL));
 		return 1;
 	}
-	err = bench_run_rank(comm, o, out);
+	err = bench_run_rank(comm, o, &cfg, out);
 	shmar_comm_destroy(comm);
 	return err < 0;
 }
@@ -583,8 +512,16 @@ int bench_fork_ranks(const struct bench_opts *o, FILE *out)
 		pids[r] = fork();
 		if (pids[r] == 0)
 			_exit(child(o, job, r, out));
-		if (pids[r] < 0)
+		if (pids[r] < 0) {
+			/* the job cannot start: stop the ranks waiting for this one */
+			fprintf(stderr, "shmar-bench: fork: %s\n", strerror(errno));
+			for (int k = 0; k < r; k++)
+				kill(pids[k], SIGTERM);
+			for (int k = r; k < o->nranks; k++)
+				pids[k] = -1;
 			failed++;
+			break;
+		}
 	}
 	for (int r = 0; r < o->nranks; r++) {
 		if (pids[r] <= 0)
