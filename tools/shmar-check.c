@@ -5,7 +5,8 @@
  *   shmar-check [--ranks N] [--no-selftest] [--json] [--quiet]
  *
  * Exit status: 0 healthy, 1 degraded, 2 broken or a usage error.
- * The checks themselves live in check.c; this file only parses options.
+ * The checks live in check*.c (check.c lists them); this file only parses
+ * options.
  */
 #include <errno.h>
 #include <getopt.h>

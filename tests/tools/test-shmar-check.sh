@@ -2,9 +2,17 @@
 # SPDX-License-Identifier: MIT
 #
 # test-shmar-check.sh - shmar-check(1): --help/--version, usage errors, the
-# JSON document and its keys, a healthy run with 2 ranks, and the forced
-# failures (an unsafe SHMAR_DIR, a SHMAR_ISA the CPU lacks or does not know),
-# each broken (exit 2) with its reason; the rendezvous directory stays empty.
+# JSON document (every key and type as the man page lists them, numbers as
+# numbers), a healthy run with 2 ranks, and the forced failures (an unsafe
+# SHMAR_DIR, a SHMAR_ISA the CPU lacks or does not know), each broken (exit 2)
+# with its reason; the rendezvous directory stays empty.
+#
+# And that shmar-check cannot drift from the library: what it reports is
+# held against what the library really does, with the library's own one-rank
+# shmar_comm_init (the init row) and a 2-rank self-test as the judges: the
+# kernels for every SHMAR_ISA (and auto picks the best the library accepts),
+# a relative SHMAR_DIR (refused), XDG_RUNTIME_DIR (the directory the library
+# really made), SHMAR_IO_URING=0/1 (the liveness path against a real job).
 #
 # An automake test (top_builddir and top_srcdir come from the environment):
 # exit 0 pass, 1 fail, 77 skip, 99 hard error.  Every shmar-check is bounded
@@ -13,7 +21,9 @@
 set -u
 
 : "${top_builddir:=.}"
-check=$top_builddir/tools/shmar-check
+: "${top_srcdir:=$(dirname "$0")/../..}"
+check=$(cd "$top_builddir" && pwd)/tools/shmar-check
+manpage=$top_srcdir/man/shmar-check.1
 if [ ! -x "$check" ]; then
 	echo "ERROR: $check is not built"
 	exit 99
@@ -39,8 +49,9 @@ fail() {
 	fails=$((fails + 1))
 }
 
-# run NAME [VAR=VALUE...] OPTIONS...: shmar-check in that environment,
-# bounded in time; output in $tmp/NAME.out and .err, exit status in $rc.
+# run NAME [VAR=VALUE...] OPTIONS...: shmar-check in that environment (and
+# in the directory $run_cwd, if set), bounded in time; output in
+# $tmp/NAME.out and .err, exit status in $rc.
 run() {
 	name=$1
 	shift
@@ -59,7 +70,7 @@ run() {
 		i=$((i + 1))
 	done
 	[ "$placed" = yes ] || set -- "$@" "$check"
-	timeout -k 10 300 env "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
+	(cd "${run_cwd:-.}" && exec timeout -k 10 300 env "$@") >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
 	rc=$?
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 		fail "$name: shmar-check did not finish within 300 s"
@@ -80,6 +91,36 @@ newdir() {
 expect_empty() { # dir label
 	left=$(ls -A "$1" 2>/dev/null)
 	[ -z "$left" ] || fail "$2: left in $1: $left"
+}
+
+have_python=no
+command -v python3 >/dev/null 2>&1 && have_python=yes
+
+# fact NAME KEY: facts.KEY of the --json document of run NAME (strings bare,
+# anything else as JSON: null, true, 42).
+fact() {
+	python3 - "$tmp/$1.out" "$2" <<'EOF'
+import json, sys
+v = json.load(open(sys.argv[1]))["facts"][sys.argv[2]]
+print(v if isinstance(v, str) else json.dumps(v))
+EOF
+}
+
+# row NAME CHECK FIELD: a field of the row CHECK in the --json document of run NAME.
+row() {
+	python3 - "$tmp/$1.out" "$2" "$3" <<'EOF'
+import json, sys
+rows = [c for c in json.load(open(sys.argv[1]))["checks"] if c["name"] == sys.argv[2]]
+print(rows[0][sys.argv[3]] if rows else "(no row)")
+EOF
+}
+
+# selftest NAME KEY: selftest.KEY of the --json document of run NAME.
+selftest() {
+	python3 - "$tmp/$1.out" "$2" <<'EOF'
+import json, sys
+print(json.load(open(sys.argv[1]))["selftest"][sys.argv[2]])
+EOF
 }
 
 # ---------------------------------------------------------------- --help, --version
@@ -134,7 +175,7 @@ grep -q "sekrit-$$" "$tmp/token.out" && fail "the value of SHMAR_TOKEN is shown"
 run json SHMAR_DIR="$dir" --json --ranks 2
 case $rc in 0 | 1) ;; *) fail "--json --ranks 2: exit $rc"; show json ;; esac
 expect_empty "$dir" "--json --ranks 2"
-if command -v python3 >/dev/null 2>&1; then
+if [ "$have_python" = yes ]; then
 	python3 -c 'import json, sys; json.load(sys.stdin)' < "$tmp/json.out" ||
 		fail "--json output does not parse"
 	python3 - "$tmp/json.out" <<'EOF' || fail "--json output lacks documented keys or values"
@@ -142,7 +183,7 @@ import json, sys
 
 doc = json.load(open(sys.argv[1]))
 problems = []
-for key in ("version", "status", "checks", "selftest"):
+for key in ("version", "status", "checks", "facts", "selftest"):
     if key not in doc:
         problems.append("no key " + key)
 if doc.get("status") not in ("healthy", "degraded"):
@@ -176,6 +217,67 @@ for key in ("allreduce_1MiB", "allreduce_16MiB"):
 lat = st.get("latency_us", {}).get("allreduce_4B")
 if not isinstance(lat, (int, float)) or lat <= 0:
     problems.append("latency_us.allreduce_4B %r" % lat)
+# Numbers as numbers, not only inside the rows' text.
+facts = doc.get("facts", {})
+for key in ("futex_round_trip_us", "cpus_online", "cpus_usable", "nofile_needed"):
+    v = facts.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+        problems.append("facts.%s %r is not a positive number" % (key, v))
+if facts.get("ranks") != 2 or facts.get("kernels") != st.get("isa"):
+    problems.append("facts.ranks %r, facts.kernels %r (self-test: %r)"
+                    % (facts.get("ranks"), facts.get("kernels"), st.get("isa")))
+for p in problems:
+    print("  " + p)
+sys.exit(1 if problems else 0)
+EOF
+	# Every key as shmar-check(1) lists it (".BR key \" (type)\"" under JSON
+	# output), with that type; every key it lists is in the document.
+	python3 - "$tmp/json.out" "$manpage" <<'EOF' || fail "--json and shmar-check(1) disagree"
+import json, re, sys
+
+doc = json.load(open(sys.argv[1]))
+man = open(sys.argv[2]).read()
+section = man[man.index(".SS JSON output"):man.index(".SH OPTIONS")]
+documented = {}
+for key, types in re.findall(r'^\.BR ([A-Za-z_][A-Za-z0-9_]*) " \(([^)]*)\)[,;]?"$', section, re.M):
+    documented.setdefault(key, set()).update(
+        re.findall(r"\b(string|number|boolean|array|object|null)", types))
+
+def json_type(v):
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}[type(v)]
+
+problems, seen = [], set()
+
+def compare(obj, where):
+    for key, value in obj.items():
+        seen.add(key)
+        if key not in documented:
+            problems.append("%s%s is not in shmar-check(1)" % (where, key))
+        elif json_type(value) not in documented[key]:
+            problems.append("%s%s is %s, shmar-check(1) says %s"
+                            % (where, key, json_type(value), sorted(documented[key])))
+        if isinstance(value, list):
+            for item in value:
+                if not isinstance(item, dict) and json_type(item) not in documented.get(key, ()):
+                    problems.append("%s%s holds a %s" % (where, key, json_type(item)))
+
+compare(doc, "")
+for c in doc["checks"]:
+    compare(c, "checks[].")
+compare(doc["facts"], "facts.")
+compare({k: v for k, v in doc["selftest"].items()}, "selftest.")
+for r in doc["selftest"]["results"]:
+    compare(r, "results[].")
+for key in sorted(set(documented) - seen):
+    problems.append("shmar-check(1) lists %s, --json has none" % key)
+if len(documented) < 50:
+    problems.append("only %d keys found in shmar-check(1): the pattern is lost" % len(documented))
 for p in problems:
     print("  " + p)
 sys.exit(1 if problems else 0)
@@ -200,6 +302,8 @@ run opendir SHMAR_DIR="$bad" --ranks 2
 grep -q "^broken   rendezvous dir  $bad has mode 0777" "$tmp/opendir.out" ||
 	fail "SHMAR_DIR mode 0777: no broken rendezvous dir line"
 grep -q "fix: chmod 700 $bad" "$tmp/opendir.out" || fail "SHMAR_DIR mode 0777: no chmod fix"
+grep -A1 "^broken   init" "$tmp/opendir.out" | grep -q "explained above: rendezvous dir" ||
+	fail "SHMAR_DIR mode 0777: the library's init does not fail on the directory"
 expect_empty "$bad" "SHMAR_DIR mode 0777"
 
 # A SHMAR_ISA the CPU lacks, where it can be tested; else one nobody knows.
@@ -217,6 +321,100 @@ run isabogus SHMAR_DIR="$dir" SHMAR_ISA=bogus --ranks 2
 grep -q 'SHMAR_ISA=bogus is not auto, scalar, avx2 or avx512' "$tmp/isabogus.out" ||
 	fail "SHMAR_ISA=bogus: the reason is not given"
 expect_empty "$dir" "SHMAR_ISA"
+
+# ---------------------------------------------------------------- no drift from the library
+# Each report is held against what the library itself does: its one-rank
+# shmar_comm_init (facts.init_error) and a real job of 2 ranks (the self-test).
+if [ "$have_python" = no ]; then
+	echo "SKIP (part): python3 not found, shmar-check is not held against the library"
+else
+	# Kernels: the row says they run exactly when the library's init accepts
+	# them, and then the self-test's ranks run them; auto is the best the
+	# library accepts (scalar < avx2 < avx512).
+	dir=$(newdir)
+	best=none
+	for isa in scalar avx2 avx512; do
+		run "isa-$isa" SHMAR_DIR="$dir" SHMAR_ISA=$isa --json --ranks 2
+		status=$(row "isa-$isa" kernels status)
+		init=$(fact "isa-$isa" init_error)
+		case $status in
+		ok)
+			best=$isa
+			[ "$init" = 0 ] ||
+				fail "SHMAR_ISA=$isa: shmar-check says the kernels run, shmar_comm_init fails ($init)"
+			[ "$(fact "isa-$isa" kernels)" = "$isa" ] ||
+				fail "SHMAR_ISA=$isa: facts.kernels is $(fact "isa-$isa" kernels)"
+			[ "$(selftest "isa-$isa" status)" = ok ] && [ "$(selftest "isa-$isa" isa)" = "$isa" ] ||
+				{ fail "SHMAR_ISA=$isa: the self-test did not pass with $isa kernels"; show "isa-$isa"; }
+			;;
+		broken)
+			[ "$init" != 0 ] ||
+				fail "SHMAR_ISA=$isa: shmar-check says the CPU lacks the kernels, shmar_comm_init accepts them"
+			[ "$rc" -eq 2 ] || fail "SHMAR_ISA=$isa refused: exit $rc, not 2"
+			;;
+		*)
+			fail "SHMAR_ISA=$isa: kernels row '$status'"
+			;;
+		esac
+	done
+	[ "$(row isa-scalar kernels status)" = ok ] || fail "SHMAR_ISA=scalar is not ok"
+	run isa-auto SHMAR_DIR="$dir" --json --no-selftest
+	picked=$(fact isa-auto kernels)
+	[ "$picked" = "$best" ] ||
+		fail "auto: shmar-check says $picked, the best kernels shmar_comm_init accepts are $best"
+	expect_empty "$dir" "SHMAR_ISA loop"
+
+	# A relative SHMAR_DIR: the library refuses it (-EINVAL), so does the
+	# report, and nothing appears in the working directory.
+	cwd=$(newdir)
+	run_cwd=$cwd run reldir SHMAR_DIR=rel/dir --json --ranks 2
+	[ "$rc" -eq 2 ] || { fail "relative SHMAR_DIR: exit $rc, not 2"; show reldir; }
+	[ "$(row reldir "rendezvous dir" status)" = broken ] ||
+		fail "relative SHMAR_DIR: the rendezvous dir row is $(row reldir "rendezvous dir" status)"
+	row reldir "rendezvous dir" value | grep -q 'SHMAR_DIR=rel/dir is not an absolute path' ||
+		fail "relative SHMAR_DIR: the reason is not given"
+	[ "$(fact reldir init_error)" = -22 ] ||
+		fail "relative SHMAR_DIR: shmar_comm_init gave $(fact reldir init_error), not -EINVAL"
+	[ "$(fact reldir rendezvous_dir)" = null ] || fail "relative SHMAR_DIR: facts.rendezvous_dir is not null"
+	expect_empty "$cwd" "relative SHMAR_DIR"
+
+	# XDG_RUNTIME_DIR: the report names <XDG_RUNTIME_DIR>/shmar, and that is
+	# where the library made the directory and formed the self-test's job.
+	xdg=$(newdir)
+	run xdg XDG_RUNTIME_DIR="$xdg" --json --ranks 2
+	case $rc in 0 | 1) ;; *) fail "XDG_RUNTIME_DIR: exit $rc"; show xdg ;; esac
+	[ "$(fact xdg rendezvous_dir)" = "$xdg/shmar" ] && [ "$(fact xdg rendezvous_dir_source)" = XDG_RUNTIME_DIR ] ||
+		fail "XDG_RUNTIME_DIR: the report names $(fact xdg rendezvous_dir) ($(fact xdg rendezvous_dir_source))"
+	[ -d "$xdg/shmar" ] || fail "XDG_RUNTIME_DIR: the library made no $xdg/shmar"
+	[ "$(ls -A "$xdg")" = shmar ] || fail "XDG_RUNTIME_DIR: the library used another directory: $(ls -A "$xdg")"
+	[ "$(selftest xdg status)" = ok ] || fail "XDG_RUNTIME_DIR: the self-test did not pass"
+	row xdg cleanup value | grep -q "nothing left in $xdg/shmar" || fail "XDG_RUNTIME_DIR: cleanup looked elsewhere"
+	expect_empty "$xdg/shmar" "XDG_RUNTIME_DIR"
+	# A relative XDG_RUNTIME_DIR is not used: the default is.
+	run xdgrel XDG_RUNTIME_DIR=relative --json --no-selftest
+	[ "$(fact xdgrel rendezvous_dir)" = "/tmp/shmar-$(id -u)" ] && [ "$(fact xdgrel rendezvous_dir_source)" = default ] ||
+		fail "relative XDG_RUNTIME_DIR: the report names $(fact xdgrel rendezvous_dir) ($(fact xdgrel rendezvous_dir_source))"
+
+	# SHMAR_IO_URING: the liveness path, held against a real job of 2 ranks.
+	dir=$(newdir)
+	run uring0 SHMAR_DIR="$dir" SHMAR_IO_URING=0 --json --ranks 2
+	case $(fact uring0 liveness) in
+	watcher | slices) ;;
+	*) fail "SHMAR_IO_URING=0: liveness $(fact uring0 liveness)" ;;
+	esac
+	[ "$(selftest uring0 status)" = ok ] || fail "SHMAR_IO_URING=0: the self-test did not pass"
+	run uring1 SHMAR_DIR="$dir" SHMAR_IO_URING=1 --json --ranks 2
+	if [ "$(fact uring1 liveness)" = none ]; then
+		[ "$(selftest uring1 status)" = broken ] ||
+			fail "SHMAR_IO_URING=1: shmar-check says no job can form, yet the self-test formed one"
+		[ "$rc" -eq 2 ] || fail "SHMAR_IO_URING=1 without the ring: exit $rc, not 2"
+	else
+		[ "$(fact uring1 liveness)" = io_uring ] || fail "SHMAR_IO_URING=1: liveness $(fact uring1 liveness)"
+		[ "$(selftest uring1 status)" = ok ] ||
+			fail "SHMAR_IO_URING=1: shmar-check says the ring works, yet the self-test failed"
+	fi
+	expect_empty "$dir" "SHMAR_IO_URING"
+fi
 
 if [ "$fails" -ne 0 ]; then
 	echo "$fails check(s) failed"
