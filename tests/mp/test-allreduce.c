@@ -322,6 +322,14 @@ static int rank_bad_args(int rank, int nranks, void *arg)
 	TH_CHECK_EQ(shmar_allreduce(comm, buf, buf, SIZE_MAX / 8 + 1, SHMAR_FLOAT64, SHMAR_SUM), -EINVAL);
 	TH_CHECK_EQ(shmar_allreduce(comm, buf, buf + 1, 8, SHMAR_FLOAT32, SHMAR_SUM), -EINVAL);
 	TH_CHECK(strstr(shmar_comm_last_error(comm), "overlap") != NULL);
+	/* the overlaps that are not one of the in-place forms (reduce_scatter: recvbuf at
+	 * sendbuf or at sendbuf + rank * recvcount; allgather: sendbuf at recvbuf + rank * n) */
+	TH_CHECK_EQ(shmar_reduce_scatter(comm, buf, buf + 1, 2, SHMAR_FLOAT32, SHMAR_SUM), -EINVAL);
+	TH_CHECK_EQ(shmar_reduce_scatter(comm, buf, buf + 2 * rank + 1, 2, SHMAR_FLOAT32, SHMAR_SUM),
+		    -EINVAL);
+	TH_CHECK_EQ(shmar_reduce_scatter(comm, buf + 1, buf, 2, SHMAR_FLOAT32, SHMAR_SUM), -EINVAL);
+	TH_CHECK_EQ(shmar_allgather(comm, buf + 2 * rank + 1, buf, 2, SHMAR_FLOAT32), -EINVAL);
+	TH_CHECK(strstr(shmar_comm_last_error(comm), "in-place") != NULL);
 	/* NULL buffers with count 0 are fine, and the comm still works */
 	TH_CHECK_EQ(shmar_allreduce(comm, NULL, NULL, 0, SHMAR_FLOAT32, SHMAR_SUM), 0);
 	TH_CHECK_EQ(shmar_allreduce(comm, buf, buf, 32, SHMAR_FLOAT32, SHMAR_SUM), 0);

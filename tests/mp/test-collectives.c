@@ -64,12 +64,24 @@ static int check_bytes(const char *what, int rank, int dtype, size_t count, cons
 	return 1;
 }
 
+/* Where reduce_scatter's output goes: its own buffer, or one of the in-place forms. */
+enum rs_place {
+	RS_OUT_OF_PLACE = 0,
+	RS_FIRST_BLOCK = 1, /* recvbuf == sendbuf (MPI's) */
+	RS_OWN_BLOCK = 2,   /* recvbuf == sendbuf + rank * recvcount (NCCL's, torch's) */
+	RS_PLACES
+};
+
 static int do_reduce_scatter(struct shmar_comm *comm, struct bufs *b, int rank, int n, int dtype,
-			     int op, size_t count, bool in_place, uint64_t seed)
+			     int op, size_t count, int place, uint64_t seed)
 {
 	size_t es = ref_dtype_size(dtype), in_bytes = count * es * (size_t)n, out = count * es;
-	unsigned char *send = b->send + PAD, *recv = in_place ? send : b->recv + PAD;
+	unsigned char *send = b->send + PAD, *recv = b->recv + PAD;
 
+	if (place == RS_FIRST_BLOCK)
+		recv = send;
+	else if (place == RS_OWN_BLOCK)
+		recv = send + (size_t)rank * out;
 	memset(b->send, CANARY, in_bytes + 2 * PAD);
 	memset(b->recv, CANARY, in_bytes + 2 * PAD);
 	ref_fill(send, dtype, seed, rank, count * (size_t)n);
@@ -78,9 +90,11 @@ static int do_reduce_scatter(struct shmar_comm *comm, struct bufs *b, int rank, 
 		ref_reduce_elem(b->want + i * es, dtype, op, seed, n, (size_t)rank * count + i);
 	if (check_bytes("reduce_scatter", rank, dtype, count, recv, b->want, out))
 		return 1;
-	TH_CHECK(canary_ok(recv + out, in_place ? 0 : PAD));
-	TH_CHECK(canary_ok(recv - PAD, PAD));
-	if (!in_place) {
+	TH_CHECK(canary_ok(send + in_bytes, PAD));
+	TH_CHECK(canary_ok(send - PAD, PAD));
+	if (place == RS_OUT_OF_PLACE) {
+		TH_CHECK(canary_ok(recv + out, PAD));
+		TH_CHECK(canary_ok(recv - PAD, PAD));
 		ref_fill(b->want, dtype, seed, rank, count * (size_t)n);
 		TH_CHECK(memcmp(send, b->want, in_bytes) == 0);
 	}
@@ -186,7 +200,7 @@ static int rank_matrix(int rank, int n, void *arg)
 				/* the largest count: sum and max only, to bound the run time */
 				if (count > 70001 && op != SHMAR_SUM && op != SHMAR_MAX)
 					continue;
-				for (int place = 0; place < 2; place++)
+				for (int place = 0; place < RS_PLACES; place++)
 					if (do_reduce_scatter(comm, &b, rank, n, dtype, op, count,
 							      place, (uint64_t)++combo))
 						return 1;
@@ -247,7 +261,7 @@ static int rank_interleave(int rank, int n, void *arg)
 		switch ((r >> 40) % K_KINDS) {
 		case K_REDUCE_SCATTER:
 			err = do_reduce_scatter(comm, &b, rank, n, dtype, op, count / (size_t)n,
-						(r >> 50) & 1, r);
+						(int)((r >> 50) % RS_PLACES), r);
 			break;
 		case K_ALLGATHER:
 			err = do_allgather(comm, &b, rank, n, dtype, count / (size_t)n, (r >> 50) & 1, r);

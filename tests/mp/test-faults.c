@@ -5,7 +5,8 @@
  * the wrong collective, or arrives after the deadline).  Every survivor must
  * return the documented error quickly, and nothing may hang or leak.
  *
- * Then a rank asleep in a wait when its peer is killed must wake at once.
+ * Then a rank asleep in a wait when its peer is killed, or execs, must wake
+ * at once.
  *
  * SHMAR_TEST_TRIALS=N raises the number of kill trials (a soak).
  */
@@ -258,6 +259,88 @@ static void kill_asleep(const char *io_uring)
 	assert_int_equal(th_dir_entries(), 0);
 }
 
+/*
+ * A rank that execs keeps its pid (so its pidfd never fires) but loses its
+ * mapping and its rendezvous connections (close-on-exec).  The ranks holding
+ * a connection to it (rank 0, or every rank when rank 0 execs) see it hang
+ * up; the others learn it from the abort word.  Every survivor asleep in a
+ * barrier must return -EOWNERDEAD naming it within the usual bound, not at
+ * the collective deadline.
+ */
+struct execer {
+	char name[80];
+	int victim;
+	volatile int formed;
+	volatile double exec_time;
+	volatile double returned[3];
+	volatile int err[3];
+};
+
+static int rank_exec(int rank, int nranks, void *arg)
+{
+	struct execer *x = arg;
+	struct shmar_config cfg;
+	struct shmar_comm *comm = NULL;
+	char want[16];
+
+	th_config(&cfg);
+	cfg.spin_us = 0;
+	cfg.timeout_ms = 20000;
+	TH_CHECK_EQ(shmar_comm_init(&comm, x->name, nranks, rank, &cfg), 0);
+	TH_CHECK_EQ(shmar_barrier(comm), 0);
+	__atomic_add_fetch(&x->formed, 1, __ATOMIC_SEQ_CST);
+	if (rank == x->victim) {
+		while (__atomic_load_n(&x->formed, __ATOMIC_SEQ_CST) < nranks)
+			usleep(1000);
+		usleep(100000); /* the others are asleep in the barrier */
+		x->exec_time = th_now();
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		return 1;
+	}
+	x->err[rank] = shmar_barrier(comm);
+	x->returned[rank] = th_now();
+	snprintf(want, sizeof(want), "rank %d", x->victim);
+	TH_CHECK_EQ(x->err[rank], -EOWNERDEAD);
+	TH_CHECK(strstr(shmar_comm_last_error(comm), want) != NULL);
+	TH_CHECK_EQ(shmar_comm_destroy(comm), 0);
+	return 0;
+}
+
+static void exec_trials(const char *io_uring)
+{
+	struct execer *x = th_shared(sizeof(*x));
+	double worst = 0;
+	pid_t pids[3];
+	int st;
+
+	setenv("SHMAR_IO_URING", io_uring, 1);
+	for (int victim = 0; victim < 3; victim++) {
+		memset(x, 0, sizeof(*x));
+		th_job_name(x->name, sizeof(x->name), "exec");
+		x->victim = victim;
+		for (int r = 0; r < 3; r++)
+			pids[r] = th_spawn(rank_exec, r, 3, x, 30);
+		for (int r = 0; r < 3; r++) {
+			if (r == victim)
+				continue;
+			assert_int_equal(th_wait(pids[r]), 0);
+			if (x->returned[r] - x->exec_time > worst)
+				worst = x->returned[r] - x->exec_time;
+		}
+		kill(pids[victim], SIGKILL); /* now /bin/sleep */
+		assert_int_equal(waitpid(pids[victim], &st, 0), pids[victim]);
+		assert_true(WIFSIGNALED(st));
+	}
+	unsetenv("SHMAR_IO_URING");
+	print_message("SHMAR_IO_URING=%s: survivors of a rank that exec'd returned after at most %.1f ms\n",
+		      io_uring, worst * 1e3);
+	assert_true(worst < 0.200);
+	assert_int_equal(th_dir_entries(), 0);
+}
+
+static void test_exec_ring(void **state) { (void)state; exec_trials("auto"); }
+static void test_exec_watcher(void **state) { (void)state; exec_trials("0"); }
+
 static void test_kill_asleep_ring(void **state) { (void)state; kill_asleep("auto"); }
 static void test_kill_asleep_watcher(void **state) { (void)state; kill_asleep("0"); }
 
@@ -323,6 +406,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kill_without_pidfd, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_kill_asleep_ring, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_kill_asleep_watcher, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_exec_ring, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_exec_watcher, th_setup, th_teardown),
 	};
 
 	th_seed((uint64_t)getpid() * 2654435761u);

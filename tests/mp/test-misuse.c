@@ -77,7 +77,15 @@ static int rank_busy(int rank, int n, void *arg)
 		TH_CHECK_EQ(pthread_create(&t, NULL, barrier_thread, &b), 0);
 		while (!atomic_load(&comm->busy) && th_now() < end)
 			usleep(1000);
-		/* the first thread is inside the barrier: a second caller is refused */
+		/* the first thread is inside the barrier: a second caller is refused,
+		 * even with bad arguments, and the error text stays what it was */
+		TH_CHECK_EQ(shmar_allreduce(comm, &x, &x, 1, (enum shmar_dtype)99, SHMAR_SUM), -EBUSY);
+		TH_CHECK_EQ(shmar_comm_last_error(comm)[0], '\0');
+		TH_CHECK_EQ(shmar_reduce_scatter(comm, NULL, &x, 1, SHMAR_FLOAT32, (enum shmar_op)9),
+			    -EBUSY);
+		TH_CHECK_EQ(shmar_allgather(comm, &x, &x, SIZE_MAX, SHMAR_FLOAT32), -EBUSY);
+		TH_CHECK_EQ(shmar_broadcast(comm, &x, 1, SHMAR_FLOAT32, 7), -EBUSY);
+		TH_CHECK_EQ(shmar_comm_last_error(comm)[0], '\0');
 		TH_CHECK_EQ(shmar_barrier(comm), -EBUSY);
 		TH_CHECK_EQ(shmar_allreduce(comm, &x, &x, 1, SHMAR_FLOAT32, SHMAR_SUM), -EBUSY);
 		job->step = 1;
