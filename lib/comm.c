@@ -209,13 +209,6 @@ static void start_channel(struct shmar_comm *comm, const struct shmar__layout *l
 	shmar__segment_prefault_peers(comm->chan.base, l, (unsigned)comm->rank);
 }
 
-static const char *sleep_path_name(enum shmar__sleep_path p)
-{
-	return p == SHMAR_SLEEP_RING      ? "io_uring ring"
-	       : p == SHMAR_SLEEP_WATCHER ? "watcher thread + FUTEX_WAITV"
-					  : "futex slices";
-}
-
 static void log_formed(struct shmar_comm *comm, const struct shmar__layout *l, const char *dir)
 {
 	char pids[160];
@@ -232,7 +225,7 @@ static void log_formed(struct shmar_comm *comm, const struct shmar__layout *l, c
 	shmar__log_line(&comm->report,
 			"job %s formed in %s: %d ranks (pids %s), segment %zu bytes (slots 2 x %zu), kernels %s, liveness %s, small_max %zu, threads %d",
 			comm->job, dir, comm->nranks, pids, l->total_bytes, l->slot_bytes,
-			comm->kern->name, sleep_path_name(shmar__liveness_path(&comm->live)),
+			comm->kern->name, shmar__sleep_path_name(shmar__liveness_path(&comm->live)),
 			comm->set.small_max, comm->set.threads);
 }
 

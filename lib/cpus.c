@@ -49,14 +49,16 @@ void shmar__cpus_merge(uint64_t mask[SHMAR_CPU_WORDS], const uint64_t other[SHMA
 		mask[i] |= other[i];
 }
 
-/* cgroup v2 cpu.max "quota period", or "max period": the CPUs the quota buys. */
-static int cgroup_cpu_quota(void)
+/* One cpu.max: "quota period", or "max period": the CPUs the quota buys, 0 for none. */
+static int cpu_max_at(const char *dir)
 {
+	char path[4224], buf[64];
 	long long quota, period;
-	char buf[64];
-	FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
+	FILE *f;
 	int n;
 
+	snprintf(path, sizeof(path), "%s/cpu.max", dir);
+	f = fopen(path, "re");
 	if (!f)
 		return 0;
 	n = fgets(buf, sizeof(buf), f) ? sscanf(buf, "%lld %lld", &quota, &period) : 0;
@@ -66,6 +68,43 @@ static int cgroup_cpu_quota(void)
 	if (quota / period >= INT_MAX)
 		return INT_MAX;
 	return (int)((quota + period - 1) / period);
+}
+
+/*
+ * The tightest cgroup v2 CPU quota over this process's cgroup and its
+ * ancestors (a quota on a systemd slice binds every service in it), 0 when
+ * none.  In a container with its own cgroup namespace the walk starts and
+ * ends at the container's root.
+ */
+static int cgroup_cpu_quota(void)
+{
+	char line[4096], dir[4200], *slash;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int best = 0, q;
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "/sys/fs/cgroup");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "0::/", 4) != 0)
+				continue; /* cgroup v1 controllers: not counted */
+			n = strcspn(line + 3, "\n");
+			line[3 + n] = '\0';
+			if (strstr(line + 3, "/..") == NULL)
+				snprintf(dir, sizeof(dir), "/sys/fs/cgroup%s", line + 3);
+			break;
+		}
+		fclose(f);
+	}
+	for (;;) {
+		q = cpu_max_at(dir);
+		if (q > 0 && (best == 0 || q < best))
+			best = q;
+		if (strcmp(dir, "/sys/fs/cgroup") == 0 || !(slash = strrchr(dir, '/')))
+			break;
+		*slash = '\0';
+	}
+	return best;
 }
 
 static int least(int a, int b)

@@ -198,6 +198,32 @@ enum shmar__sleep_path shmar__liveness_path(const struct shmar__liveness *lv)
 	return SHMAR_SLEEP_SLICES;
 }
 
+const char *shmar__sleep_path_name(enum shmar__sleep_path path)
+{
+	switch (path) {
+	case SHMAR_SLEEP_RING: return "io_uring ring";
+	case SHMAR_SLEEP_WATCHER: return "watcher thread + FUTEX_WAITV";
+	default: return "futex slices";
+	}
+}
+
+int shmar__liveness_predict(int mode)
+{
+	bool futex_wait = false;
+	int fd;
+
+	if (mode != 0 && shmar__ring_probe(&futex_wait) == 0 && futex_wait)
+		return SHMAR_SLEEP_RING;
+	if (mode > 0)
+		return -ENOTSUP;
+	/* the watcher wakes sleepers only where it has pidfds to poll */
+	fd = shmar__pidfd_open(getpid());
+	if (fd < 0)
+		return SHMAR_SLEEP_SLICES;
+	close(fd);
+	return shmar__futex_waitv_supported() ? SHMAR_SLEEP_WATCHER : SHMAR_SLEEP_SLICES;
+}
+
 void shmar__liveness_sleep(struct shmar__liveness *lv, _Atomic uint32_t *word, uint32_t seen,
 			   uint64_t timeout_ns)
 {

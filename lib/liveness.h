@@ -29,9 +29,9 @@ struct shmar__watcher;
 
 /* How a waiter sleeps, for messages and tests. */
 enum shmar__sleep_path {
-	SHMAR_SLEEP_SLICES = 0,  /* futex sleeps of a slice, fds looked at in between */
 	SHMAR_SLEEP_RING = 1,    /* the ring sleeps on the futex and watches the fds */
 	SHMAR_SLEEP_WATCHER = 2, /* a thread watches the fds; FUTEX_WAITV sleeps */
+	SHMAR_SLEEP_SLICES = 3,  /* futex sleeps of a slice, fds looked at in between */
 };
 
 struct shmar__liveness {
@@ -65,6 +65,10 @@ void shmar__liveness_fini(struct shmar__liveness *lv);
  */
 int shmar__liveness_start(struct shmar__liveness *lv, int mode, struct shmar__report *rep);
 enum shmar__sleep_path shmar__liveness_path(const struct shmar__liveness *lv);
+const char *shmar__sleep_path_name(enum shmar__sleep_path path);
+/* The path shmar__liveness_start() would take with mode on this machine, or
+ * -ENOTSUP when mode requires the ring and there is none. */
+int shmar__liveness_predict(int mode);
 
 /* 0 while rank can take part, -EOWNERDEAD once it exited, exec'd or hung up. */
 int shmar__liveness_check_rank(struct shmar__liveness *lv, int rank);

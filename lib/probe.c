@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "comm.h"
 #include "macro.h"
 #include "kernels/kernels.h"
 #include "shmar-probe.h"
@@ -69,4 +70,28 @@ SHMAR_EXPORT int shmar_probe_io_uring(bool *futex_wait)
 SHMAR_EXPORT bool shmar_probe_futex_waitv(void)
 {
 	return shmar__futex_waitv_supported();
+}
+
+SHMAR_EXPORT int shmar_probe_liveness(int io_uring, const char **name)
+{
+	int path = shmar__liveness_predict(io_uring);
+
+	if (name)
+		*name = path < 0 ? "none" : shmar__sleep_path_name((enum shmar__sleep_path)path);
+	return path;
+}
+
+SHMAR_EXPORT int shmar_probe_comm(const struct shmar_comm *comm, struct shmar_probe_comm *out)
+{
+	if (!comm || !out)
+		return -EINVAL;
+	out->kernels = comm->kern->name;
+	out->liveness = comm->nranks > 1 ? shmar__sleep_path_name(shmar__liveness_path(&comm->live))
+					 : "none (one rank)";
+	out->small_max = comm->set.small_max;
+	out->slot_bytes = comm->chan.layout.slot_bytes;
+	out->job_cpus = shmar__cpus_of_job(shmar__seg_hdr(comm->chan.base)->job_cpus);
+	out->oversubscribed = comm->chan.wait.yield;
+	out->threads = comm->set.threads;
+	return 0;
 }

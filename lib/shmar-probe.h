@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "shmar.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -52,6 +54,32 @@ int shmar_probe_io_uring(bool *futex_wait);
 
 /* Whether FUTEX_WAITV (Linux 5.16) works: the watcher thread needs it. */
 bool shmar_probe_futex_waitv(void);
+
+/* How a comm learns of a peer's death while it sleeps. */
+enum shmar_probe_liveness_path {
+	SHMAR_PROBE_LIVENESS_RING = 1,    /* io_uring: futex wait + polls, a death wakes at once */
+	SHMAR_PROBE_LIVENESS_WATCHER = 2, /* a thread polls, FUTEX_WAITV wakes at once */
+	SHMAR_PROBE_LIVENESS_SLICES = 3,  /* 100 ms sleeps, the peers checked in between */
+};
+
+/*
+ * The path a comm of two or more ranks would take with io_uring setting
+ * (-1 auto, 0 never, 1 required: SHMAR_IO_URING), and its name in *name;
+ * -ENOTSUP when the setting requires the ring and it cannot be had.
+ */
+int shmar_probe_liveness(int io_uring, const char **name);
+
+/* What a formed comm decided. */
+struct shmar_probe_comm {
+	const char *kernels;   /* "scalar", "avx2", "avx512" */
+	const char *liveness;  /* as shmar_probe_liveness() names the paths */
+	size_t small_max;      /* all-reduces up to this many bytes take one step */
+	size_t slot_bytes;     /* bytes of each slot: larger messages go in chunks */
+	int job_cpus;          /* CPUs the job's ranks may run on together */
+	bool oversubscribed;   /* more ranks than job_cpus: waits yield */
+	int threads;           /* helper threads of each rank */
+};
+int shmar_probe_comm(const struct shmar_comm *comm, struct shmar_probe_comm *out);
 
 #ifdef __cplusplus
 }

@@ -70,10 +70,9 @@ static void algo_text(FILE *f, const struct bench_opts *o, const struct bench_jo
 		return;
 	if (o->algo != BENCH_ALGO_AUTO)
 		fprintf(f, ", algorithm %s (forced)", bench_algo_name(o->algo));
-	else if (job->small_max != SHMAR_SMALL_MAX_AUTO)
-		fprintf(f, ", algorithm auto (small up to %zu B)", job->small_max);
 	else
-		fprintf(f, ", algorithm auto");
+		fprintf(f, ", algorithm auto (one step up to %zu B, then reduce-scatter + all-gather in %zu-byte chunks)",
+			job->small_max, job->slot_bytes);
 }
 
 static void table_begin(FILE *f, const struct bench_opts *o, const struct bench_job *job)
@@ -89,8 +88,8 @@ static void table_begin(FILE *f, const struct bench_opts *o, const struct bench_
 		job->oversubscribed ? "OVERSUBSCRIBED" : "not oversubscribed");
 	fprintf(f, "# kernels %s", job->isa);
 	algo_text(f, o, job);
-	fprintf(f, ", memory %s, threads %d, data %s\n", bench_mem_name(o->mem), job->threads,
-		o->vary ? "varying" : "fixed");
+	fprintf(f, ", memory %s, threads %d, data %s, liveness %s\n", bench_mem_name(o->mem),
+		job->threads, o->vary ? "varying" : "fixed", job->liveness);
 	fprintf(f, "# about %.2f s and %d..%d calls per size; microseconds, slowest rank\n",
 		o->budget_s, o->min_iters, o->max_iters);
 	if (o->coll != BENCH_BARRIER)
@@ -265,7 +264,7 @@ static void json_begin(FILE *f, const struct bench_opts *o, const struct bench_j
 	fputs(",\n  \"algo\": ", f);
 	json_string(f, o->coll == BENCH_ALLREDUCE ? bench_algo_name(o->algo) : NULL);
 	fputs(",\n  ", f);
-	if (o->coll != BENCH_ALLREDUCE || job->small_max == SHMAR_SMALL_MAX_AUTO)
+	if (o->coll != BENCH_ALLREDUCE)
 		fputs("\"small_max_B\": null", f);
 	else
 		fprintf(f, "\"small_max_B\": %zu", job->small_max);

@@ -168,28 +168,22 @@ static void fill_buffers(const struct buffers *b, int dtype, int rank)
 
 /* ---------------------------------------------------------------- the job */
 
-/* CPUs the job may run on: the union of the ranks' affinity masks (they may
- * be pinned by us, by shmar-run --bind or by taskset), within the online
- * CPUs and the cgroup quota as the library counts them. */
+/*
+ * What the library decided for this job (its CPUs: the union of the ranks'
+ * affinities within the online CPUs and the cgroup quota; oversubscription;
+ * kernels; the all-reduce threshold), and the most CPUs any one rank may use.
+ */
 static int job_facts(struct shmar_comm *comm, const struct shmar_config *cfg,
 		     struct bench_job *job)
 {
-	uint8_t cpus[CPU_SETSIZE] = { 0 }; /* 1: some rank may run on that CPU */
-	struct shmar_probe_cpus pc;
-	int32_t mine = 0, cap, err;
+	struct shmar_probe_comm pc;
+	int32_t mine = 0;
 	cpu_set_t set;
-	const char *isa = NULL;
+	int err;
 
 	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		for (int c = 0; c < CPU_SETSIZE; c++)
-			mine += cpus[c] = CPU_ISSET(c, &set) ? 1 : 0;
-	if ((err = shmar_probe_cpus(&pc)) < 0) {
-		fprintf(stderr, "shmar-bench: shmar_probe_cpus: %s\n", shmar_strerror(err));
-		return err;
-	}
-	cap = pc.quota > 0 && pc.quota < pc.online ? pc.quota : pc.online;
-	mine = mine == 0 || mine > cap ? cap : mine;
-	if ((err = shmar_allreduce(comm, cpus, cpus, CPU_SETSIZE, SHMAR_UINT8, SHMAR_MAX)) < 0 ||
+		mine = CPU_COUNT(&set);
+	if ((err = shmar_probe_comm(comm, &pc)) < 0 ||
 	    (err = shmar_allreduce(comm, &mine, &mine, 1, SHMAR_INT32, SHMAR_MAX)) < 0) {
 		fprintf(stderr, "shmar-bench: rank %d: %s: %s\n", shmar_comm_rank(comm),
 			shmar_strerror(err), shmar_comm_last_error(comm));
@@ -197,14 +191,13 @@ static int job_facts(struct shmar_comm *comm, const struct shmar_config *cfg,
 	}
 	memset(job, 0, sizeof(*job));
 	job->nranks = shmar_comm_size(comm);
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		job->cpus += cpus[c];
-	if (job->cpus == 0 || job->cpus > cap)
-		job->cpus = cap;
-	job->cpus_per_rank = mine;
-	job->oversubscribed = job->nranks > job->cpus;
-	job->isa = shmar_probe_isa(cfg->isa, &isa, NULL) > 0 && isa ? isa : "?";
-	job->small_max = cfg->small_max;
+	job->cpus = pc.job_cpus;
+	job->cpus_per_rank = mine > 0 && mine < pc.job_cpus ? mine : pc.job_cpus;
+	job->oversubscribed = pc.oversubscribed;
+	job->isa = pc.kernels;
+	job->liveness = pc.liveness;
+	job->small_max = pc.small_max;
+	job->slot_bytes = pc.slot_bytes;
 	job->threads = cfg->threads;
 	return 0;
 }

@@ -128,8 +128,10 @@ struct bench_job {
 	int cpus;              /* CPUs the job's ranks may run on, together */
 	int cpus_per_rank;     /* the most any one rank may run on */
 	bool oversubscribed;   /* more ranks than cpus */
-	const char *isa;       /* the reduce kernels the library picks */
-	size_t small_max;      /* the all-reduce threshold asked for; SHMAR_SMALL_MAX_AUTO */
+	const char *isa;       /* the reduce kernels the library picked */
+	const char *liveness;  /* how a sleeping rank learns of a death */
+	size_t small_max;      /* all-reduces up to this take one step (the library's) */
+	size_t slot_bytes;     /* larger messages go in chunks of this */
 	int threads;           /* helper threads asked for */
 };
 

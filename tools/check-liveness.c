@@ -274,25 +274,15 @@ void check_io_uring(struct check_report *rep)
 
 /* ---------------------------------------------------------------- the path taken */
 
-/*
- * The path liveness.c takes with these answers (comm.c opens the ring, then
- * starts the watcher where there is none): the ring when SHMAR_IO_URING
- * allows it and a ring with IORING_OP_FUTEX_WAIT can be set up; without it,
- * when SHMAR_IO_URING=1, no job of two or more ranks at all; else the watcher
- * thread, which needs pidfds to poll and FUTEX_WAITV to wake a sleeper; else
- * futex sleeps of 100 ms with the peers checked between them.
- */
+/* The path the library says a comm of two or more ranks would take here. */
 static enum check_liveness liveness_path(const struct check_facts *f)
 {
-	bool ring = f->io_uring_err == 0 && f->io_uring_futex_wait;
-
-	if (f->io_uring_setting != 0 && ring)
-		return CHECK_LIVENESS_RING;
-	if (f->io_uring_setting == 1)
-		return CHECK_LIVENESS_NONE;
-	if (f->pidfd_open && f->futex_waitv)
-		return CHECK_LIVENESS_WATCHER;
-	return CHECK_LIVENESS_SLICES;
+	switch (shmar_probe_liveness(f->io_uring_setting, NULL)) {
+	case SHMAR_PROBE_LIVENESS_RING: return CHECK_LIVENESS_RING;
+	case SHMAR_PROBE_LIVENESS_WATCHER: return CHECK_LIVENESS_WATCHER;
+	case SHMAR_PROBE_LIVENESS_SLICES: return CHECK_LIVENESS_SLICES;
+	default: return CHECK_LIVENESS_NONE;
+	}
 }
 
 /* Why the ring is not the path, for the detail of the liveness row. */
