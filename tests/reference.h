@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * reference.h - an independent model of DESIGN.md "Numerics", for tests.
+ * reference.h - an independent model of doc/design.md "Numerics" (section 7), for tests.
  *
  * Written apart from lib/kernels on purpose: conversions go through libgcc's
  * _Float16 and an exact nearest-candidate rounding for bf16, so a shared

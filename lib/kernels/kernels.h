@@ -3,7 +3,7 @@
  * kernels.h - element-wise reduce kernels and their run-time dispatch.
  *
  * One kernel shape: dst[i] = x0[i] (+) x1[i] (+) ... (+) x[n-1][i], accumulated in
- * source order exactly as DESIGN.md "Numerics" says (fp32 accumulator for the
+ * source order exactly as doc/design.md "Numerics" (section 7) says (fp32 accumulator for the
  * 16-bit floats, one round-to-nearest-even at the end, canonical NaN, -0 below
  * +0, wrapping integers, AVG = sum / nsrc).  Every ISA variant gives the same
  * bits as the scalar one.

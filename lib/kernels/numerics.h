@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * numerics.h - the scalar definition of DESIGN.md "Numerics", shared by the
+ * numerics.h - the scalar definition of doc/design.md "Numerics" (section 7), shared by the
  * scalar kernels and the vector kernels' tails: the single source of truth.
  *
  * Conversions are integer-based (no FTZ/DAZ dependence): bf16 and fp16 are
