@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * run-job.c - shmar-run: start N ranks of a command, pin them to CPUs, forward
+ * signals, and stop the whole job as soon as one rank fails.
+ *
+ * How the job is held together:
+ *
+ *  - All ranks live in one process group of their own, the group of rank 0,
+ *    so that a signal sent to the group also reaches what the ranks started.
+ *    Rank 0 is reaped last: as long as its zombie exists the kernel cannot
+ *    give its pid, which is the group id, to a new process, so kill(-pgid)
+ *    never hits an unrelated group.
+ *  - Every rank asks for SIGKILL when shmar-run dies (PR_SET_PDEATHSIG), so
+ *    no rank outlives the launcher, not even a SIGKILLed one.
+ *  - The launcher blocks the signals it handles and reads them from a
+ *    signalfd; the grace period is a timerfd; poll() sleeps on both.
+ *    Nothing is busy-waited.
+ *  - Once a rank fails: SIGTERM to the job, the grace period, SIGKILL.  When
+ *    all ranks have ended, what they started and left in the group (found
+ *    in /proc) is stopped the same way.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The signals shmar-run passes on to the ranks. */
+static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+struct rank {
+	pid_t pid;              /* 0: not started */
+	bool ended;             /* its end was seen; rank 0 stays unreaped till the job is over */
+	int code;               /* how it ended: CLD_EXITED, CLD_KILLED or CLD_DUMPED */
+	int status;             /* its exit status or the signal that killed it */
+};
+
+enum job_phase {
+	JOB_RUNNING,            /* no rank has failed yet */
+	JOB_STOPPING,           /* SIGTERM sent, the grace timer runs */
+	JOB_KILLED,             /* SIGKILL sent */
+};
+
+struct job {
+	const struct run_opts *opts;
+	const struct run_cpu_plan *plan;        /* NULL without --bind */
+	bool set_omp_threads;   /* --bind, and the user did not set OMP_NUM_THREADS */
+	struct rank *ranks;
+	int nstarted;
+	int nlive;              /* started ranks whose end was not seen yet */
+	pid_t launcher;         /* our pid, for the ranks' PR_SET_PDEATHSIG race check */
+	pid_t pgid;             /* the job's process group (rank 0's pid), 0 before it exists */
+	sigset_t handled;       /* the signals we read from sigfd */
+	sigset_t saved_mask;    /* our signal mask before, which the ranks get back */
+	int sigfd;
+	int timerfd;            /* the grace period */
+	enum job_phase phase;
+	int failed_rank;        /* the first rank that failed, -1: none */
+	int exit_status;
+	int forwarded;          /* the last signal passed on to the ranks, 0: none */
+	bool tty_hint_given;
+	bool done;
+};
+
+/* ---- in the rank, between fork() and exec() */
+
+/*
+ * shmar-run is single-threaded, so the rank may still use stdio and
+ * setenv() after fork(); it leaves only by exec() or _exit().
+ */
+static _Noreturn void rank_fail(int rank, const char *what)
+{
+	fprintf(stderr, "shmar-run: rank %d: %s: %s\n", rank, what, strerror(errno));
+	_exit(RUN_EXIT_INTERNAL);
+}
+
+static int setenv_int(const char *name, int value)
+{
+	char text[16];
+
+	snprintf(text, sizeof(text), "%d", value);
+	return setenv(name, text, 1);
+}
+
+static int set_rank_environment(const struct job *job, int rank)
+{
+	const struct run_opts *o = job->opts;
+
+	if (setenv("SHMAR_JOB", o->job, 1) < 0 ||
+	    setenv_int("SHMAR_NRANKS", o->nranks) < 0 ||
+	    setenv_int("SHMAR_RANK", rank) < 0)
+		return -errno;
+	if (o->torch_env &&
+	    (setenv_int("LOCAL_RANK", rank) < 0 || setenv_int("LOCAL_WORLD_SIZE", o->nranks) < 0))
+		return -errno;
+	/* OpenMP runtimes start one thread per online CPU, not per CPU of the affinity mask */
+	if (job->set_omp_threads &&
+	    setenv_int("OMP_NUM_THREADS",
+		       CPU_COUNT_S(job->plan->setsize, job->plan->rank_cpus[rank])) < 0)
+		return -errno;
+	return 0;
+}
+
+static _Noreturn void rank_exec(const struct job *job, int rank)
+{
+	char *const *argv = job->opts->argv;
+	int err;
+
+	/* job->pgid is 0 for rank 0: a new group, named after the rank */
+	if (setpgid(0, job->pgid) < 0)
+		rank_fail(rank, "cannot join the job's process group");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		rank_fail(rank, "cannot ask to die with shmar-run");
+	/* shmar-run may have died before the request above: then no signal will come */
+	if (getppid() != job->launcher)
+		_exit(RUN_EXIT_INTERNAL);
+	if (job->plan &&
+	    sched_setaffinity(0, job->plan->setsize, job->plan->rank_cpus[rank]) < 0)
+		rank_fail(rank, "cannot set the CPU affinity");
+	if (set_rank_environment(job, rank) < 0)
+		rank_fail(rank, "cannot set the environment");
+	sigprocmask(SIG_SETMASK, &job->saved_mask, NULL);
+	execvp(argv[0], argv);
+	err = errno;
+	fprintf(stderr, "shmar-run: cannot run '%s': %s\n", argv[0], strerror(err));
+	_exit(err == ENOENT || err == ENOTDIR ? RUN_EXIT_NOT_FOUND : RUN_EXIT_CANNOT_EXEC);
+}
+
+/* ---- in shmar-run */
+
+/*
+ * A signal to the whole job.  A rank that left the group (setsid(), a
+ * shell's job control) gets it on its own; its pid stays ours until we reap
+ * it, so that is safe.
+ */
+static void signal_job(const struct job *job, int sig)
+{
+	if (job->pgid > 0)
+		kill(-job->pgid, sig);
+	for (int r = 0; r < job->nstarted; r++) {
+		const struct rank *rank = &job->ranks[r];
+
+		if (!rank->ended && getpgid(rank->pid) != job->pgid)
+			kill(rank->pid, sig);
+	}
+}
+
+/* Whether a process of /proc's entry pid is in group pgid and not a zombie. */
+static bool process_in_group(int procfd, const char *pid, pid_t pgid)
+{
+	char path[NAME_MAX + sizeof("/stat")];
+	char line[512];
+	const char *after_comm;
+	char state;
+	int ppid, pgrp;
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/stat", pid);
+	fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	len = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (len <= 0)
+		return false;
+	line[len] = '\0';
+	/* "pid (comm) state ppid pgrp ...", and comm may hold anything, ')' too */
+	after_comm = strrchr(line, ')');
+	if (!after_comm || sscanf(after_comm + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
+		return false;
+	return pgrp == pgid && state != 'Z' && state != 'X';
+}
+
+/*
+ * Whether anything of the job still runs once every rank has ended: what the
+ * ranks started is not our child, so no SIGCHLD tells; /proc does.  The
+ * group id cannot have been reused, since rank 0 is not reaped yet.
+ */
+static bool group_has_live_members(pid_t pgid)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *entry;
+	bool found = false;
+
+	/* without /proc, job_finish()'s SIGKILL still ends what is left */
+	if (!proc)
+		return false;
+	while (!found && (entry = readdir(proc)))
+		if (isdigit((unsigned char)entry->d_name[0]))
+			found = process_in_group(dirfd(proc), entry->d_name, pgid);
+	closedir(proc);
+	return found;
+}
+
+static int arm_grace_timer(const struct job *job)
+{
+	double grace = job->opts->grace_s;
+	struct itimerspec when;
+
+	memset(&when, 0, sizeof(when));
+	when.it_value.tv_sec = (time_t)grace;
+	when.it_value.tv_nsec = (long)((grace - (double)when.it_value.tv_sec) * 1e9);
+	/* an all-zero time would disarm the timer: a grace of 0 expires at once instead */
+	if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0)
+		when.it_value.tv_nsec = 1;
+	return timerfd_settime(job->timerfd, 0, &when, NULL) < 0 ? -errno : 0;
+}
+
+static void job_kill(struct job *job)
+{
+	signal_job(job, SIGKILL);
+	job->phase = JOB_KILLED;
+	if (job->nlive == 0)
+		job->done = true;
+}
+
+static void job_stop(struct job *job)
+{
+	signal_job(job, SIGTERM);
+	/* a stopped process acts on SIGTERM only once it runs again (systemd does the same) */
+	signal_job(job, SIGCONT);
+	job->phase = JOB_STOPPING;
+	if (arm_grace_timer(job) < 0)
+		job_kill(job);
+}
+
+static void job_grace_over(struct job *job)
+{
+	uint64_t expirations;
+
+	if (read(job->timerfd, &expirations, sizeof(expirations)) < 0 ||
+	    job->phase != JOB_STOPPING)
+		return;
+	if (job->nlive > 0)
+		fprintf(stderr, "shmar-run: %d rank%s still running %g s after SIGTERM; "
+			"sending SIGKILL\n", job->nlive, job->nlive == 1 ? "" : "s",
+			job->opts->grace_s);
+	else
+		fprintf(stderr, "shmar-run: processes the ranks started still running %g s "
+			"after SIGTERM; sending SIGKILL\n", job->opts->grace_s);
+	job_kill(job);
+}
+
+static void job_forward(struct job *job, int sig)
+{
+	if (job->phase == JOB_RUNNING) {
+		job->forwarded = sig;
+		signal_job(job, sig);
+	} else if (job->phase == JOB_STOPPING) {
+		/* asked again while stopping: nobody wants to sit out the grace period */
+		fprintf(stderr, "shmar-run: %s while stopping the job; sending SIGKILL\n",
+			strsignal(sig));
+		job_kill(job);
+	}
+}
+
+static void report_rank_failure(const struct job *job, int r)
+{
+	const struct rank *rank = &job->ranks[r];
+
+	if (rank->code == CLD_EXITED)
+		fprintf(stderr, "shmar-run: rank %d (pid %ld) exited with status %d\n",
+			r, (long)rank->pid, rank->status);
+	else
+		fprintf(stderr, "shmar-run: rank %d (pid %ld) killed by signal %d (%s)%s\n",
+			r, (long)rank->pid, rank->status, strsignal(rank->status),
+			rank->code == CLD_DUMPED ? ", core dumped" : "");
+}
+
+static void rank_ended(struct job *job, int r, int code, int status)
+{
+	struct rank *rank = &job->ranks[r];
+
+	rank->ended = true;
+	rank->code = code;
+	rank->status = status;
+	job->nlive--;
+	if (code == CLD_EXITED && status == 0)
+		return;
+	/* once stopping, ranks end because we said so, or because another one failed */
+	if (job->phase != JOB_RUNNING)
+		return;
+	report_rank_failure(job, r);
+	if (job->failed_rank < 0) {
+		job->failed_rank = r;
+		job->exit_status = code == CLD_EXITED ? status : 128 + status;
+	}
+}
+
+/* A rank in a background process group that touches the terminal is stopped: say why. */
+static void rank_stopped(struct job *job, int r, int sig)
+{
+	if ((sig != SIGTTIN && sig != SIGTTOU) || job->tty_hint_given)
+		return;
+	job->tty_hint_given = true;
+	fprintf(stderr, "shmar-run: rank %d (pid %ld) stopped by %s: ranks run in a process "
+		"group of their own and cannot read from or set up the terminal; give them "
+		"input from a file or a pipe\n", r, (long)job->ranks[r].pid,
+		sig == SIGTTIN ? "SIGTTIN" : "SIGTTOU");
+}
+
+static void rank_poll(struct job *job, int r)
+{
+	struct rank *rank = &job->ranks[r];
+	/* rank 0 is looked at, not reaped: its zombie pins the group id (see the top) */
+	int flags = WEXITED | WSTOPPED | WNOHANG | (r == 0 ? WNOWAIT : 0);
+	siginfo_t info;
+
+	/* with WNOHANG, si_pid stays 0 when the rank has nothing to tell */
+	memset(&info, 0, sizeof(info));
+	if (waitid(P_PID, (id_t)rank->pid, &info, flags) < 0) {
+		/* only if someone else reaped it: do not wait for it forever */
+		if (errno == ECHILD)
+			rank_ended(job, r, CLD_EXITED, RUN_EXIT_INTERNAL);
+		return;
+	}
+	if (info.si_pid == 0)
+		return;
+	if (info.si_code == CLD_STOPPED)
+		rank_stopped(job, r, info.si_status);
+	else if (info.si_code == CLD_EXITED || info.si_code == CLD_KILLED ||
+		 info.si_code == CLD_DUMPED)
+		rank_ended(job, r, info.si_code, info.si_status);
+}
+
+static void job_all_ranks_ended(struct job *job)
+{
+	if (job->phase == JOB_KILLED || !group_has_live_members(job->pgid)) {
+		job->done = true;
+		return;
+	}
+	if (job->phase == JOB_RUNNING) {
+		fprintf(stderr, "shmar-run: all ranks ended, but processes they started are "
+			"still running; stopping them\n");
+		job_stop(job);
+	}
+	/* when stopping, they have had SIGTERM: the grace timer decides */
+}
+
+static void job_collect(struct job *job)
+{
+	for (int r = 0; r < job->nstarted; r++)
+		if (!job->ranks[r].ended)
+			rank_poll(job, r);
+	if (job->failed_rank >= 0 && job->phase == JOB_RUNNING)
+		job_stop(job);
+	if (job->nlive == 0 && !job->done)
+		job_all_ranks_ended(job);
+}
+
+static void job_read_signals(struct job *job)
+{
+	struct signalfd_siginfo info;
+	bool children_changed = false;
+
+	while (read(job->sigfd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+		if (info.ssi_signo == SIGCHLD)
+			children_changed = true;
+		else
+			job_forward(job, (int)info.ssi_signo);
+	}
+	/* one SIGCHLD may stand for many ranks: look at all */
+	if (children_changed)
+		job_collect(job);
+}
+
+static int job_wait(struct job *job)
+{
+	struct pollfd fds[] = {
+		{ .fd = job->sigfd, .events = POLLIN },
+		{ .fd = job->timerfd, .events = POLLIN },
+	};
+
+	while (!job->done) {
+		if (poll(fds, ARRAY_SIZE(fds), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (fds[0].revents & POLLIN)
+			job_read_signals(job);
+		if (fds[1].revents & POLLIN)
+			job_grace_over(job);
+	}
+	return 0;
+}
+
+static int job_start_rank(struct job *job, int rank)
+{
+	pid_t pid;
+
+	/* what stdio still holds would otherwise be written by the rank too */
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		rank_exec(job, rank);
+	if (rank == 0)
+		job->pgid = pid;
+	/*
+	 * The rank calls setpgid() as well, and whichever runs first wins: the
+	 * group exists before the next rank joins it or a signal is forwarded.
+	 * An error here means the rank has done it, or failed and says so.
+	 */
+	(void)setpgid(pid, job->pgid);
+	job->ranks[rank].pid = pid;
+	job->nstarted++;
+	job->nlive++;
+	return 0;
+}
+
+static void job_launch(struct job *job)
+{
+	for (int r = 0; r < job->opts->nranks; r++) {
+		int ret = job_start_rank(job, r);
+
+		if (ret < 0) {
+			fprintf(stderr, "shmar-run: cannot start rank %d: %s\n", r, strerror(-ret));
+			job->exit_status = RUN_EXIT_INTERNAL;
+			if (job->nstarted)
+				job_stop(job);
+			else
+				job->done = true;
+			return;
+		}
+	}
+}
+
+static int job_setup_signals(struct job *job)
+{
+	struct sigaction dfl;
+
+	/* with SIGCHLD ignored, as a parent may leave it, the kernel would reap the ranks itself */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGCHLD, &dfl, NULL);
+
+	sigemptyset(&job->handled);
+	sigaddset(&job->handled, SIGCHLD);
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++) {
+		struct sigaction old;
+
+		/* nohup(1) and shells' background jobs hand these over ignored, on purpose */
+		if (sigaction(forwarded_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaddset(&job->handled, forwarded_signals[i]);
+	}
+	if (sigprocmask(SIG_BLOCK, &job->handled, &job->saved_mask) < 0)
+		return -errno;
+	job->sigfd = signalfd(-1, &job->handled, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (job->sigfd < 0)
+		return -errno;
+	job->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (job->timerfd < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * The end: a last SIGKILL to the group, while rank 0's zombie still pins its
+ * id, for what outlived its rank; then reap rank 0 and any rank not yet
+ * reaped (only after an error), so that no zombie is left.
+ */
+static void job_finish(struct job *job)
+{
+	if (job->nstarted == 0)
+		return;
+	signal_job(job, SIGKILL);
+	for (int r = 0; r < job->nstarted; r++)
+		if (r == 0 || !job->ranks[r].ended)
+			while (waitpid(job->ranks[r].pid, NULL, 0) < 0 && errno == EINTR)
+				;
+}
+
+static int job_init(struct job *job, const struct run_opts *o, const struct run_cpu_plan *plan)
+{
+	memset(job, 0, sizeof(*job));
+	job->opts = o;
+	job->plan = plan;
+	job->set_omp_threads = plan && !getenv("OMP_NUM_THREADS");
+	job->launcher = getpid();
+	job->sigfd = -1;
+	job->timerfd = -1;
+	job->phase = JOB_RUNNING;
+	job->failed_rank = -1;
+	job->ranks = calloc((size_t)o->nranks, sizeof(*job->ranks));
+	return job->ranks ? 0 : -ENOMEM;
+}
+
+/*
+ * The signals stay blocked: one that came late must not end shmar-run
+ * before it has returned the job's status.
+ */
+static void job_cleanup(struct job *job)
+{
+	if (job->sigfd >= 0)
+		close(job->sigfd);
+	if (job->timerfd >= 0)
+		close(job->timerfd);
+	free(job->ranks);
+}
+
+/*
+ * The "wait and cooperative exit" convention: a shell that ran us in a loop
+ * stops the loop on Ctrl-C only if we, too, end by SIGINT.
+ */
+static _Noreturn void end_by_sigint(void)
+{
+	sigset_t sigint;
+
+	signal(SIGINT, SIG_DFL);
+	sigemptyset(&sigint);
+	sigaddset(&sigint, SIGINT);
+	fflush(NULL);
+	raise(SIGINT);
+	sigprocmask(SIG_UNBLOCK, &sigint, NULL);
+	_exit(128 + SIGINT);
+}
+
+int run_job(const struct run_opts *o, const struct run_cpu_plan *plan)
+{
+	struct job job;
+	bool interrupted;
+	int status;
+	int ret;
+
+	ret = job_init(&job, o, plan);
+	if (ret == 0)
+		ret = job_setup_signals(&job);
+	if (ret < 0) {
+		fprintf(stderr, "shmar-run: cannot set up: %s\n", strerror(-ret));
+		job_cleanup(&job);
+		return RUN_EXIT_INTERNAL;
+	}
+	job_launch(&job);
+	ret = job_wait(&job);
+	if (ret < 0) {
+		fprintf(stderr, "shmar-run: cannot wait for the ranks: %s\n", strerror(-ret));
+		job.exit_status = RUN_EXIT_INTERNAL;
+	}
+	job_finish(&job);
+	status = job.exit_status;
+	interrupted = job.forwarded == SIGINT && status == 128 + SIGINT;
+	job_cleanup(&job);
+	if (interrupted)
+		end_by_sigint();
+	return status;
+}
