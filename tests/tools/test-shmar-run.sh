@@ -10,71 +10,7 @@
 # by timeout(1), and ranks are shmar-run-helper processes with a marker on
 # their command line that is unique to this run, which pgrep -f looks for.
 
-set -u
-
-: "${top_builddir:=.}"
-run=$top_builddir/tools/shmar-run
-helper=$top_builddir/tests/tools/shmar-run-helper
-for prog in "$run" "$helper"; do
-	if [ ! -x "$prog" ]; then
-		echo "ERROR: $prog is not built"
-		exit 99
-	fi
-done
-for tool in timeout pgrep od date; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "SKIP: $tool not found"
-		exit 77
-	fi
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-shmar-run.XXXXXX") || exit 99
-marker=shmar-run-test-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
-
-# Whatever a failed check left running, by pid (the marker is this run's own).
-cleanup() {
-	pids=$(pgrep -f "$marker")
-	[ -z "$pids" ] || kill -KILL $pids 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 99' HUP INT TERM
-
-# The environment of the ranks is part of what is tested.
-unset SHMAR_JOB SHMAR_NRANKS SHMAR_RANK LOCAL_RANK LOCAL_WORLD_SIZE OMP_NUM_THREADS
-
-fails=0
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-pass() {
-	echo "ok: $*"
-}
-show_stderr() {
-	sed 's/^/    stderr: /' "$tmp/err"
-}
-
-# sr ARGS...: shmar-run with a time limit; status in $status, output in
-# $tmp/out and $tmp/err.
-sr() {
-	timeout -k 5 60 "$run" "$@" >"$tmp/out" 2>"$tmp/err"
-	status=$?
-}
-
-# expect STATUS WHAT ARGS...: shmar-run ARGS must exit with STATUS.
-expect() {
-	want=$1
-	what=$2
-	shift 2
-	sr "$@"
-	if [ "$status" -eq "$want" ]; then
-		pass "$what: exit $status"
-	else
-		fail "$what: exit $status, want $want"
-		show_stderr
-	fi
-}
+. "${top_srcdir:-.}/tests/tools/shmar-run-lib.sh"
 
 # usage_error WHAT ARGS...: exit 2 and one line on stderr that points to --help.
 usage_error() {
@@ -85,49 +21,6 @@ usage_error() {
 		fail "$what: want one line on stderr with a hint to --help"
 		show_stderr
 	fi
-}
-
-# stderr_has WHAT REGEX: the last shmar-run said this.
-stderr_has() {
-	if grep -Eq -- "$2" "$tmp/err"; then
-		pass "$1"
-	else
-		fail "$1: stderr does not match /$2/"
-		show_stderr
-	fi
-}
-
-# no_job_left WHAT: no process with the marker, allowing 1 s for SIGKILLed
-# ones to finish dying.
-no_job_left() {
-	i=0
-	while pgrep -f "$marker" >/dev/null; do
-		i=$((i + 1))
-		if [ "$i" -gt 10 ]; then
-			fail "$1: processes of the job are left:"
-			pgrep -a -f "$marker" | sed 's/^/    /'
-			return
-		fi
-		sleep 0.1
-	done
-	pass "$1: no process of the job left"
-}
-
-# wait_for_files FILE...: each exists within 10 s.
-wait_for_files() {
-	i=0
-	for f in "$@"; do
-		while [ ! -e "$f" ]; do
-			i=$((i + 1))
-			[ "$i" -le 100 ] || return 1
-			sleep 0.1
-		done
-	done
-	return 0
-}
-
-now_ms() {
-	echo $(($(date +%s%N) / 1000000))
 }
 
 # "0-2,5" -> "0 1 2 5"
@@ -338,34 +231,7 @@ no_job_left "after a failure"
 
 # ------------------------------------------------------------ signals
 
-# start_job NRANKS HELPER-OPTIONS...: shmar-run in the background, its pid
-# in $job_pid once every rank is set up.
-start_job() {
-	n=$1
-	shift
-	rm -f "$tmp"/ready.*
-	"$run" -n "$n" sh -c 'exec "$@" --ready "$0/ready.$SHMAR_RANK" '"$marker" \
-		"$tmp" "$helper" "$@" >"$tmp/out" 2>"$tmp/err" &
-	job_pid=$!
-	files=
-	r=0
-	while [ "$r" -lt "$n" ]; do
-		files="$files $tmp/ready.$r"
-		r=$((r + 1))
-	done
-	wait_for_files $files
-}
-
-# wait_job: shmar-run's exit status into $status, SIGKILLing it after 10 s.
-wait_job() {
-	(sleep 10 && kill -KILL "$job_pid" 2>/dev/null) >/dev/null 2>&1 &
-	watchdog=$!
-	wait "$job_pid" 2>/dev/null
-	status=$?
-	kill "$watchdog" 2>/dev/null
-}
-
-if start_job 2 --fork; then
+if start_job -n 2 -- --fork; then
 	kill -TERM "$job_pid"
 	wait_job
 	if [ "$status" -eq 143 ]; then
@@ -382,7 +248,7 @@ else
 	wait_job
 fi
 
-if start_job 2; then
+if start_job -n 2 --; then
 	kill -KILL "$job_pid"
 	wait_job
 	no_job_left "after SIGKILL to shmar-run (PR_SET_PDEATHSIG)"
@@ -392,6 +258,4 @@ else
 	wait_job
 fi
 
-echo "$fails failure(s)"
-[ "$fails" -eq 0 ] || exit 1
-exit 0
+finish
