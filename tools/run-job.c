@@ -13,18 +13,18 @@
  *  - Every rank asks for SIGKILL when shmar-run dies (PR_SET_PDEATHSIG), so
  *    no rank outlives the launcher, not even a SIGKILLed one.
  *  - The launcher blocks the signals it handles and reads them from a
- *    signalfd; the grace period is a timerfd; poll() sleeps on both.
- *    Nothing is busy-waited.
- *  - Once a rank fails: SIGTERM to the job, the grace period, SIGKILL.  When
- *    all ranks have ended, what they started and left in the group (found
- *    in /proc) is stopped the same way.
+ *    signalfd; the grace period is a timerfd; what the ranks left in the
+ *    group is watched by pidfd (run-group.c); poll() sleeps on all of them.
+ *    Nothing is busy-waited, and no wait is without bound once a signal
+ *    asks shmar-run to end.
+ *  - Once a rank fails, or a signal comes: the stop signal (SIGTERM, or the
+ *    signal shmar-run was sent) with SIGCONT, so that a stopped process acts
+ *    on it; the grace period; SIGKILL.  A second signal to shmar-run sends
+ *    SIGKILL at once.  When all ranks have ended, what they started and left
+ *    in the group is stopped the same way, and the job ends as soon as the
+ *    group is empty.
  */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,12 +37,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "run.h"
+#include "run-internal.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The signals shmar-run passes on to the ranks. */
 static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+/* How many processes a report of what is still running names. */
+#define REPORT_MAX_NAMED 8
 
 struct rank {
 	pid_t pid;              /* 0: not started */
@@ -52,8 +55,8 @@ struct rank {
 };
 
 enum job_phase {
-	JOB_RUNNING,            /* no rank has failed yet */
-	JOB_STOPPING,           /* SIGTERM sent, the grace timer runs */
+	JOB_RUNNING,            /* no rank has failed, no signal came */
+	JOB_STOPPING,           /* the stop signal sent, the grace timer runs */
 	JOB_KILLED,             /* SIGKILL sent */
 };
 
@@ -70,10 +73,15 @@ struct job {
 	sigset_t saved_mask;    /* our signal mask before, which the ranks get back */
 	int sigfd;
 	int timerfd;            /* the grace period */
+	struct run_group_watch watch;
+	bool watching;          /* all ranks ended; waiting for the rest of the group */
+	struct pollfd *pollfds;
 	enum job_phase phase;
+	int stop_signal;        /* what JOB_STOPPING sent: SIGTERM or a forwarded signal */
 	int failed_rank;        /* the first rank that failed, -1: none */
 	int exit_status;
 	int forwarded;          /* the last signal passed on to the ranks, 0: none */
+	bool children_changed;  /* a SIGCHLD was read and not acted on yet */
 	bool tty_hint_given;
 	bool done;
 };
@@ -161,66 +169,26 @@ static void signal_job(const struct job *job, int sig)
 	}
 }
 
-/* Whether a process of /proc's entry pid is in group pgid and not a zombie. */
-static bool process_in_group(int procfd, const char *pid, pid_t pgid)
+static int arm_timer(const struct job *job, double seconds)
 {
-	char path[NAME_MAX + sizeof("/stat")];
-	char line[512];
-	const char *after_comm;
-	char state;
-	int ppid, pgrp;
-	ssize_t len;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/stat", pid);
-	fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	len = read(fd, line, sizeof(line) - 1);
-	close(fd);
-	if (len <= 0)
-		return false;
-	line[len] = '\0';
-	/* "pid (comm) state ppid pgrp ...", and comm may hold anything, ')' too */
-	after_comm = strrchr(line, ')');
-	if (!after_comm || sscanf(after_comm + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
-		return false;
-	return pgrp == pgid && state != 'Z' && state != 'X';
-}
-
-/*
- * Whether anything of the job still runs once every rank has ended: what the
- * ranks started is not our child, so no SIGCHLD tells; /proc does.  The
- * group id cannot have been reused, since rank 0 is not reaped yet.
- */
-static bool group_has_live_members(pid_t pgid)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *entry;
-	bool found = false;
-
-	/* without /proc, job_finish()'s SIGKILL still ends what is left */
-	if (!proc)
-		return false;
-	while (!found && (entry = readdir(proc)))
-		if (isdigit((unsigned char)entry->d_name[0]))
-			found = process_in_group(dirfd(proc), entry->d_name, pgid);
-	closedir(proc);
-	return found;
-}
-
-static int arm_grace_timer(const struct job *job)
-{
-	double grace = job->opts->grace_s;
 	struct itimerspec when;
 
 	memset(&when, 0, sizeof(when));
-	when.it_value.tv_sec = (time_t)grace;
-	when.it_value.tv_nsec = (long)((grace - (double)when.it_value.tv_sec) * 1e9);
-	/* an all-zero time would disarm the timer: a grace of 0 expires at once instead */
+	when.it_value.tv_sec = (time_t)seconds;
+	when.it_value.tv_nsec = (long)((seconds - (double)when.it_value.tv_sec) * 1e9);
+	/* an all-zero time would disarm the timer: 0 s expires at once instead */
 	if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0)
 		when.it_value.tv_nsec = 1;
 	return timerfd_settime(job->timerfd, 0, &when, NULL) < 0 ? -errno : 0;
+}
+
+static const char *signal_name(int sig)
+{
+	static char name[16];
+	const char *abbrev = sigabbrev_np(sig);
+
+	snprintf(name, sizeof(name), "SIG%s", abbrev ? abbrev : "?");
+	return name;
 }
 
 static void job_kill(struct job *job)
@@ -231,38 +199,96 @@ static void job_kill(struct job *job)
 		job->done = true;
 }
 
-static void job_stop(struct job *job)
+/*
+ * sig to the job, then SIGCONT: a stopped process (SIGSTOP, or SIGTTIN for
+ * reading the terminal) acts on sig only once it runs again; systemd does
+ * the same.  SIGKILL after the grace period.
+ */
+static void job_stop(struct job *job, int sig)
 {
-	signal_job(job, SIGTERM);
-	/* a stopped process acts on SIGTERM only once it runs again (systemd does the same) */
+	signal_job(job, sig);
 	signal_job(job, SIGCONT);
 	job->phase = JOB_STOPPING;
-	if (arm_grace_timer(job) < 0)
+	job->stop_signal = sig;
+	if (arm_timer(job, job->opts->grace_s) < 0)
 		job_kill(job);
+}
+
+static bool is_rank(const struct job *job, pid_t pid)
+{
+	for (int r = 0; r < job->nstarted; r++)
+		if (job->ranks[r].pid == pid)
+			return true;
+	return false;
+}
+
+/* "rank 0 (pid 41), pid 57 (python3)": what of the job still runs, into buf. */
+static void describe_still_running(const struct job *job, char *buf, size_t size)
+{
+	/* room for every rank and as many others as are named */
+	struct run_group_member members[RUN_MAX_RANKS + REPORT_MAX_NAMED];
+	int nmembers = job->pgid > 0 ? run_group_list(job->pgid, members, ARRAY_SIZE(members)) : 0;
+	int listed = nmembers < (int)ARRAY_SIZE(members) ? nmembers : (int)ARRAY_SIZE(members);
+	int named = 0, unnamed = nmembers - listed;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int r = 0; r < job->nstarted; r++) {
+		if (job->ranks[r].ended)
+			continue;
+		if (named++ < REPORT_MAX_NAMED)
+			used += (size_t)snprintf(buf + used, size - used, "%srank %d (pid %ld)",
+						 used ? ", " : "", r, (long)job->ranks[r].pid);
+		else
+			unnamed++;
+		if (used >= size)
+			return;
+	}
+	for (int i = 0; i < listed; i++) {
+		if (is_rank(job, members[i].pid))
+			continue;
+		if (named++ < REPORT_MAX_NAMED)
+			used += (size_t)snprintf(buf + used, size - used, "%spid %ld (%s)",
+						 used ? ", " : "", (long)members[i].pid, members[i].comm);
+		else
+			unnamed++;
+		if (used >= size)
+			return;
+	}
+	if (unnamed)
+		snprintf(buf + used, size - used, " and %d more", unnamed);
 }
 
 static void job_grace_over(struct job *job)
 {
+	char still[512];
+
+	describe_still_running(job, still, sizeof(still));
+	/* what ended in the meantime needs no SIGKILL; what is left in the group gets the last one */
+	if (!still[0]) {
+		job_kill(job);
+		return;
+	}
+	fprintf(stderr, "shmar-run: still running %g s after %s: %s; sending SIGKILL\n",
+		job->opts->grace_s, signal_name(job->stop_signal), still);
+	job_kill(job);
+}
+
+static void job_timer(struct job *job)
+{
 	uint64_t expirations;
 
-	if (read(job->timerfd, &expirations, sizeof(expirations)) < 0 ||
-	    job->phase != JOB_STOPPING)
+	if (read(job->timerfd, &expirations, sizeof(expirations)) < 0)
 		return;
-	if (job->nlive > 0)
-		fprintf(stderr, "shmar-run: %d rank%s still running %g s after SIGTERM; "
-			"sending SIGKILL\n", job->nlive, job->nlive == 1 ? "" : "s",
-			job->opts->grace_s);
-	else
-		fprintf(stderr, "shmar-run: processes the ranks started still running %g s "
-			"after SIGTERM; sending SIGKILL\n", job->opts->grace_s);
-	job_kill(job);
+	if (job->phase == JOB_STOPPING)
+		job_grace_over(job);
 }
 
 static void job_forward(struct job *job, int sig)
 {
 	if (job->phase == JOB_RUNNING) {
 		job->forwarded = sig;
-		signal_job(job, sig);
+		job_stop(job, sig);
 	} else if (job->phase == JOB_STOPPING) {
 		/* asked again while stopping: nobody wants to sit out the grace period */
 		fprintf(stderr, "shmar-run: %s while stopping the job; sending SIGKILL\n",
@@ -271,7 +297,20 @@ static void job_forward(struct job *job, int sig)
 	}
 }
 
-static void report_rank_failure(const struct job *job, int r)
+/* Reads the signals that came: forwarded at once, SIGCHLD noted for the main loop. */
+static void job_take_signals(struct job *job)
+{
+	struct signalfd_siginfo info;
+
+	while (read(job->sigfd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+		if (info.ssi_signo == SIGCHLD)
+			job->children_changed = true;
+		else
+			job_forward(job, (int)info.ssi_signo);
+	}
+}
+
+static void report_rank_end(const struct job *job, int r)
 {
 	const struct rank *rank = &job->ranks[r];
 
@@ -294,11 +333,12 @@ static void rank_ended(struct job *job, int r, int code, int status)
 	job->nlive--;
 	if (code == CLD_EXITED && status == 0)
 		return;
-	/* once stopping, ranks end because we said so, or because another one failed */
-	if (job->phase != JOB_RUNNING)
-		return;
-	report_rank_failure(job, r);
+	/*
+	 * Before any failure, every failure counts, also after a forwarded
+	 * signal; the ranks we stop after one are not named.
+	 */
 	if (job->failed_rank < 0) {
+		report_rank_end(job, r);
 		job->failed_rank = r;
 		job->exit_status = code == CLD_EXITED ? status : 128 + status;
 	}
@@ -340,64 +380,89 @@ static void rank_poll(struct job *job, int r)
 		rank_ended(job, r, info.si_code, info.si_status);
 }
 
+/* Looks at the group again: the job is over once it is empty. */
+static void job_watch_group(struct job *job)
+{
+	if (job->watching)
+		run_group_watch_stop(&job->watch);
+	job->watching = run_group_watch_start(&job->watch, job->pgid) > 0;
+	if (!job->watching) {
+		run_group_watch_stop(&job->watch);
+		job->done = true;
+	}
+}
+
 static void job_all_ranks_ended(struct job *job)
 {
-	if (job->phase == JOB_KILLED || !group_has_live_members(job->pgid)) {
+	/* SIGKILLed: job_finish() sends the group another SIGKILL, nothing can resist that */
+	if (job->phase == JOB_KILLED) {
 		job->done = true;
 		return;
 	}
+	job_watch_group(job);
+	if (job->done)
+		return;
 	if (job->phase == JOB_RUNNING) {
 		fprintf(stderr, "shmar-run: all ranks ended, but processes they started are "
 			"still running; stopping them\n");
-		job_stop(job);
+		job_stop(job, SIGTERM);
 	}
-	/* when stopping, they have had SIGTERM: the grace timer decides */
+	/* when stopping, they have had the signal: the group empties or the grace timer decides */
 }
 
 static void job_collect(struct job *job)
 {
+	job->children_changed = false;
 	for (int r = 0; r < job->nstarted; r++)
 		if (!job->ranks[r].ended)
 			rank_poll(job, r);
 	if (job->failed_rank >= 0 && job->phase == JOB_RUNNING)
-		job_stop(job);
-	if (job->nlive == 0 && !job->done)
+		job_stop(job, SIGTERM);
+	if (job->nlive == 0 && !job->done && !job->watching)
 		job_all_ranks_ended(job);
 }
 
-static void job_read_signals(struct job *job)
+/* The fds poll() sleeps on: signals, the timer, the group's pidfds. */
+static int job_pollfds(struct job *job)
 {
-	struct signalfd_siginfo info;
-	bool children_changed = false;
+	struct pollfd *fds = job->pollfds;
+	int n = 0;
 
-	while (read(job->sigfd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
-		if (info.ssi_signo == SIGCHLD)
-			children_changed = true;
-		else
-			job_forward(job, (int)info.ssi_signo);
+	fds[n++] = (struct pollfd){ .fd = job->sigfd, .events = POLLIN };
+	fds[n++] = (struct pollfd){ .fd = job->timerfd, .events = POLLIN };
+	if (job->watching) {
+		run_group_watch_pollfds(&job->watch, fds + n);
+		n += job->watch.count;
 	}
-	/* one SIGCHLD may stand for many ranks: look at all */
-	if (children_changed)
-		job_collect(job);
+	return n;
 }
 
 static int job_wait(struct job *job)
 {
-	struct pollfd fds[] = {
-		{ .fd = job->sigfd, .events = POLLIN },
-		{ .fd = job->timerfd, .events = POLLIN },
-	};
-
 	while (!job->done) {
-		if (poll(fds, ARRAY_SIZE(fds), -1) < 0) {
+		int nfds = job_pollfds(job);
+		int timeout = job->watching && job->watch.blind ? RUN_GROUP_RESCAN_MS : -1;
+		struct pollfd *fds = job->pollfds;
+		int ready;
+		bool group_changed;
+
+		ready = poll(fds, (nfds_t)nfds, timeout);
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		group_changed = job->watching && ready == 0;
+		for (int i = 2; i < nfds; i++)
+			group_changed |= fds[i].revents != 0;
 		if (fds[0].revents & POLLIN)
-			job_read_signals(job);
+			job_take_signals(job);
+		if (job->children_changed)
+			job_collect(job);
 		if (fds[1].revents & POLLIN)
-			job_grace_over(job);
+			job_timer(job);
+		if (group_changed && job->watching && !job->done)
+			job_watch_group(job);
 	}
 	return 0;
 }
@@ -435,8 +500,9 @@ static void job_launch(struct job *job)
 		if (ret < 0) {
 			fprintf(stderr, "shmar-run: cannot start rank %d: %s\n", r, strerror(-ret));
 			job->exit_status = RUN_EXIT_INTERNAL;
+			job->failed_rank = r;
 			if (job->nstarted)
-				job_stop(job);
+				job_stop(job, SIGTERM);
 			else
 				job->done = true;
 			return;
@@ -493,6 +559,8 @@ static void job_finish(struct job *job)
 
 static int job_init(struct job *job, const struct run_opts *o, const struct run_cpu_plan *plan)
 {
+	size_t npollfds = 2 + RUN_GROUP_WATCH_MAX;
+
 	memset(job, 0, sizeof(*job));
 	job->opts = o;
 	job->plan = plan;
@@ -503,7 +571,8 @@ static int job_init(struct job *job, const struct run_opts *o, const struct run_
 	job->phase = JOB_RUNNING;
 	job->failed_rank = -1;
 	job->ranks = calloc((size_t)o->nranks, sizeof(*job->ranks));
-	return job->ranks ? 0 : -ENOMEM;
+	job->pollfds = calloc(npollfds, sizeof(*job->pollfds));
+	return job->ranks && job->pollfds ? 0 : -ENOMEM;
 }
 
 /*
@@ -512,10 +581,13 @@ static int job_init(struct job *job, const struct run_opts *o, const struct run_
  */
 static void job_cleanup(struct job *job)
 {
+	if (job->watching)
+		run_group_watch_stop(&job->watch);
 	if (job->sigfd >= 0)
 		close(job->sigfd);
 	if (job->timerfd >= 0)
 		close(job->timerfd);
+	free(job->pollfds);
 	free(job->ranks);
 }
 
@@ -536,6 +608,18 @@ static _Noreturn void end_by_sigint(void)
 	_exit(128 + SIGINT);
 }
 
+static int job_prepare(struct job *job, const struct run_opts *o, const struct run_cpu_plan *plan)
+{
+	int ret;
+
+	ret = job_init(job, o, plan);
+	if (ret == 0)
+		ret = job_setup_signals(job);
+	if (ret < 0)
+		fprintf(stderr, "shmar-run: cannot set up: %s\n", strerror(-ret));
+	return ret;
+}
+
 int run_job(const struct run_opts *o, const struct run_cpu_plan *plan)
 {
 	struct job job;
@@ -543,11 +627,7 @@ int run_job(const struct run_opts *o, const struct run_cpu_plan *plan)
 	int status;
 	int ret;
 
-	ret = job_init(&job, o, plan);
-	if (ret == 0)
-		ret = job_setup_signals(&job);
-	if (ret < 0) {
-		fprintf(stderr, "shmar-run: cannot set up: %s\n", strerror(-ret));
+	if (job_prepare(&job, o, plan) < 0) {
 		job_cleanup(&job);
 		return RUN_EXIT_INTERNAL;
 	}

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # test-shmar-run.sh - shmar-run(1): usage errors, the ranks' environment,
-# --bind, how a failing rank ends the job, signal forwarding, and that no
+# --bind, how a failing rank ends the job, signal forwarding (also to
+# stopped ranks), that stopping waits for what really runs, and that no
 # process of a job is left behind.
 #
 # An automake test (top_builddir and top_srcdir come from the environment):
@@ -222,8 +223,9 @@ else
 	fail "stopped $((ended - failed_at)) ms after the failure, more than grace + 1 s"
 fi
 stderr_has "the failing rank is named" '^shmar-run: rank 1 \(pid [0-9]+\) exited with status 3$'
-stderr_has "SIGKILL after the grace period is reported" 'still running .* after SIGTERM; sending SIGKILL'
-if grep -q 'rank 0 (pid' "$tmp/err"; then
+stderr_has "SIGKILL after the grace period: rank 0 and its child are named" \
+	'still running 1 s after SIGTERM: rank 0 \(pid [0-9]+\), pid [0-9]+ \([^)]*\); sending SIGKILL'
+if grep -q '^shmar-run: rank 0 (pid' "$tmp/err"; then
 	fail "rank 0, stopped by shmar-run, is reported as a failure"
 	show_stderr
 fi
@@ -257,5 +259,100 @@ else
 	kill -KILL "$job_pid" 2>/dev/null
 	wait_job
 fi
+
+# ------------------------------------------------------------ stopped ranks
+
+# A rank stopped by SIGSTOP or SIGTTIN acts on a signal only once it runs
+# again: the forwarded one comes with SIGCONT.
+if start_job -n 2 --grace 5 --; then
+	kill -STOP "$(rank_pid 0)"
+	kill -TTIN "$(rank_pid 1)"
+	sleep 0.2
+	started=$(now_ms)
+	kill -TERM "$job_pid"
+	wait_job 10
+	if [ "$status" -eq 143 ]; then
+		pass "SIGTERM to shmar-run with stopped ranks: exit 143"
+	else
+		fail "SIGTERM to shmar-run with stopped ranks: exit $status, want 143"
+		show_stderr
+	fi
+	within "SIGTERM to shmar-run with stopped ranks (grace 5 s)" "$started" 2000
+	no_job_left "after SIGTERM to stopped ranks"
+else
+	fail "stopped ranks: the ranks did not start"
+	kill -KILL "$job_pid" 2>/dev/null
+	wait_job
+fi
+
+# A stopped rank that ignores the signal it is sent: SIGKILL after the grace.
+if start_job -n 2 --grace 1 -- --ignore-term; then
+	kill -STOP "$(rank_pid 0)"
+	sleep 0.2
+	started=$(now_ms)
+	kill -TERM "$job_pid"
+	wait_job 10
+	if [ "$status" -eq 137 ]; then
+		pass "SIGTERM, ignored by a stopped rank: exit 137"
+	else
+		fail "SIGTERM, ignored by a stopped rank: exit $status, want 137"
+		show_stderr
+	fi
+	within "SIGTERM, ignored by a stopped rank (grace 1 s)" "$started" 2500
+	stderr_has "SIGTERM, ignored: the ranks still running are named" \
+		'still running 1 s after SIGTERM: rank 0 \(pid [0-9]+\), rank 1 \(pid [0-9]+\); sending SIGKILL'
+	no_job_left "after SIGTERM ignored by a stopped rank"
+else
+	fail "stopped rank ignoring SIGTERM: the ranks did not start"
+	kill -KILL "$job_pid" 2>/dev/null
+	wait_job
+fi
+
+# A second Ctrl-C does not wait for the grace period.
+if [ -z "$bg_env" ]; then
+	echo "skip: no env --default-signal to let SIGINT reach a background shmar-run"
+elif start_job -n 2 --grace 30 -- --ignore-int; then
+	kill -STOP "$(rank_pid 1)"
+	sleep 0.2
+	started=$(now_ms)
+	kill -INT "$job_pid"
+	sleep 0.3
+	kill -INT "$job_pid"
+	wait_job 10
+	if [ "$status" -eq 137 ]; then
+		pass "two SIGINTs to shmar-run: exit 137"
+	else
+		fail "two SIGINTs to shmar-run: exit $status, want 137"
+		show_stderr
+	fi
+	within "two SIGINTs to shmar-run (grace 30 s)" "$started" 2000
+	stderr_has "two SIGINTs: the SIGKILL is reported" 'Interrupt while stopping the job; sending SIGKILL'
+	no_job_left "after two SIGINTs"
+else
+	fail "two SIGINTs: the ranks did not start"
+	kill -KILL "$job_pid" 2>/dev/null
+	wait_job
+fi
+
+# ------------------------------------------------------------ what the ranks leave
+
+# Ranks that exit 0 and leave children that die at once on SIGTERM: the
+# job ends as soon as they are gone, not after the grace period.
+started=$(now_ms)
+expect 0 "ranks leave children that die on SIGTERM" -n 2 --grace 5 \
+	"$helper" --fork --exit 0 "$marker"
+within "ranks leave children that die on SIGTERM (grace 5 s)" "$started" 1500
+stderr_has "ranks leave children: said so" 'processes they started are still running; stopping them'
+stderr_lacks "ranks leave children that die on SIGTERM: no false SIGKILL report" 'still running .* after SIGTERM'
+no_job_left "after ranks left children"
+
+# What is still running at the end of the grace period is named as it is:
+# here the ranks' children, not the ranks.
+expect 0 "ranks leave children that ignore SIGTERM" -n 2 --grace 1 \
+	"$helper" --fork --ignore-term --exit 0 "$marker"
+stderr_has "ranks leave children that ignore SIGTERM: they are named" \
+	'still running 1 s after SIGTERM: pid [0-9]+ \([^)]*\), pid [0-9]+ \([^)]*\); sending SIGKILL'
+stderr_lacks "ranks leave children that ignore SIGTERM: no rank is named" 'rank [0-9].*still running'
+no_job_left "after ranks left children that ignore SIGTERM"
 
 finish
