@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * run-internal.h - the parts of shmar-run's job (run-job.c) that are topics
- * of their own: the job's process group (run-group.c).
+ * of their own: the ranks' output (run-output.c) and the job's process
+ * group (run-group.c).
  */
 #ifndef SHMAR_TOOLS_RUN_INTERNAL_H
 #define SHMAR_TOOLS_RUN_INTERNAL_H
@@ -9,9 +10,66 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "run.h"
+
+/* ------------------------------------------------------------ output */
+
+/* The longest line passed on whole; a longer one is cut into pieces this long. */
+#define RUN_LINE_MAX 65536
+
+/*
+ * Called while shmar-run waits to write a line (its reader is slow): when
+ * *signal_fd is readable, so that signals are still acted on.  Returns
+ * false to give up waiting, and the output with it.
+ */
+typedef bool run_output_waiting_fn(void *ctx);
+
+struct run_output_stream;
+
+struct run_output {
+	bool tag;                       /* off: the ranks write to our stdout/stderr themselves */
+	int nranks;
+	struct run_output_stream *streams;      /* 2 per rank: stdout, stderr */
+	bool dest_gone[3];              /* our stdout (1) or stderr (2) gave EPIPE */
+	bool dest_may_block[3];         /* not a regular file: wait for room first */
+	struct rlimit saved_nofile;     /* what the ranks get back */
+	bool nofile_raised;
+	int signal_fd;                  /* watched while waiting to write */
+	run_output_waiting_fn *waiting;
+	void *ctx;
+};
+
+/*
+ * Prepares passing on the output of nranks ranks, tagged when tag is set.
+ * When the descriptors this needs (two per rank) exceed RLIMIT_NOFILE and
+ * the limit cannot be raised, says so and falls back to untagged output.
+ * 0, or -ENOMEM.
+ */
+int run_output_init(struct run_output *out, int nranks, bool tag, int signal_fd,
+		    run_output_waiting_fn *waiting, void *ctx);
+
+/*
+ * Before fork(): the pipes of one rank; child_fds gets their write ends
+ * (-1 when the output is not tagged), for run_output_in_child() in the
+ * rank and run_output_started() in shmar-run.
+ */
+int run_output_open(struct run_output *out, int rank, int child_fds[2]);
+/* In the rank: its stdout and stderr become the pipes; the ranks' own fd limit comes back. */
+int run_output_in_child(const struct run_output *out, const int child_fds[2]);
+/* In shmar-run, after fork() (or when it failed): closes the write ends. */
+void run_output_started(int child_fds[2]);
+
+/* The pollfds of every stream, 2 * nranks of them (fd -1 for the closed ones). */
+int run_output_pollfds(const struct run_output *out, struct pollfd *fds);
+/* Reads the streams that fds (as filled above) say are ready; writes whole lines. */
+void run_output_ready(struct run_output *out, const struct pollfd *fds);
+/* Takes what rank has written so far (it ended: its last words come before our report). */
+void run_output_drain_rank(struct run_output *out, int rank);
+/* The end: takes what is left, writes unfinished lines, closes everything. */
+void run_output_finish(struct run_output *out);
 
 /* ------------------------------------------------------------ process group */
 

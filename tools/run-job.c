@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * run-job.c - shmar-run: start N ranks of a command, pin them to CPUs, forward
- * signals, and stop the whole job as soon as one rank fails.
+ * run-job.c - shmar-run: start N ranks of a command, pin them to CPUs, pass
+ * their output on, forward signals, and stop the whole job as soon as one
+ * rank fails.
  *
  * How the job is held together:
  *
@@ -13,18 +14,22 @@
  *  - Every rank asks for SIGKILL when shmar-run dies (PR_SET_PDEATHSIG), so
  *    no rank outlives the launcher, not even a SIGKILLed one.
  *  - The launcher blocks the signals it handles and reads them from a
- *    signalfd; the grace period is a timerfd; what the ranks left in the
+ *    signalfd; the stop delay and the grace period are a timerfd; the ranks'
+ *    output comes through pipes (run-output.c); what the ranks left in the
  *    group is watched by pidfd (run-group.c); poll() sleeps on all of them.
  *    Nothing is busy-waited, and no wait is without bound once a signal
  *    asks shmar-run to end.
- *  - Once a rank fails, or a signal comes: the stop signal (SIGTERM, or the
- *    signal shmar-run was sent) with SIGCONT, so that a stopped process acts
- *    on it; the grace period; SIGKILL.  A second signal to shmar-run sends
- *    SIGKILL at once.  When all ranks have ended, what they started and left
- *    in the group is stopped the same way, and the job ends as soon as the
- *    group is empty.
+ *  - Once a rank fails, the others have the stop delay to end on their own:
+ *    libshmar tells them of the failure within milliseconds, and what they
+ *    say about it is what the user needs.  Then the stop signal (SIGTERM,
+ *    or the signal shmar-run was sent) with SIGCONT, so that a stopped
+ *    process acts on it; the grace period; SIGKILL.  A second signal to
+ *    shmar-run sends SIGKILL at once.  When all ranks have ended, what they
+ *    started and left in the group is stopped the same way, and the job ends
+ *    as soon as the group is empty.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,6 +61,7 @@ struct rank {
 
 enum job_phase {
 	JOB_RUNNING,            /* no rank has failed, no signal came */
+	JOB_FAILING,            /* a rank failed; the others have the stop delay to end */
 	JOB_STOPPING,           /* the stop signal sent, the grace timer runs */
 	JOB_KILLED,             /* SIGKILL sent */
 };
@@ -72,7 +78,8 @@ struct job {
 	sigset_t handled;       /* the signals we read from sigfd */
 	sigset_t saved_mask;    /* our signal mask before, which the ranks get back */
 	int sigfd;
-	int timerfd;            /* the grace period */
+	int timerfd;            /* the stop delay, then the grace period */
+	struct run_output output;
 	struct run_group_watch watch;
 	bool watching;          /* all ranks ended; waiting for the rest of the group */
 	struct pollfd *pollfds;
@@ -82,6 +89,7 @@ struct job {
 	int exit_status;
 	int forwarded;          /* the last signal passed on to the ranks, 0: none */
 	bool children_changed;  /* a SIGCHLD was read and not acted on yet */
+	bool insisted;          /* a signal came while stopping: stop waiting for anything */
 	bool tty_hint_given;
 	bool done;
 };
@@ -125,7 +133,7 @@ static int set_rank_environment(const struct job *job, int rank)
 	return 0;
 }
 
-static _Noreturn void rank_exec(const struct job *job, int rank)
+static _Noreturn void rank_exec(const struct job *job, int rank, const int output_fds[2])
 {
 	char *const *argv = job->opts->argv;
 	int err;
@@ -138,6 +146,8 @@ static _Noreturn void rank_exec(const struct job *job, int rank)
 	/* shmar-run may have died before the request above: then no signal will come */
 	if (getppid() != job->launcher)
 		_exit(RUN_EXIT_INTERNAL);
+	if (run_output_in_child(&job->output, output_fds) < 0)
+		rank_fail(rank, "cannot set up its output");
 	if (job->plan &&
 	    sched_setaffinity(0, job->plan->setsize, job->plan->rank_cpus[rank]) < 0)
 		rank_fail(rank, "cannot set the CPU affinity");
@@ -214,6 +224,16 @@ static void job_stop(struct job *job, int sig)
 		job_kill(job);
 }
 
+/* A rank failed: the others get the stop delay to end on their own and say why. */
+static void job_failed(struct job *job)
+{
+	if (job->opts->stop_delay_s > 0 && job->nlive > 0 &&
+	    arm_timer(job, job->opts->stop_delay_s) == 0)
+		job->phase = JOB_FAILING;
+	else
+		job_stop(job, SIGTERM);
+}
+
 static bool is_rank(const struct job *job, pid_t pid)
 {
 	for (int r = 0; r < job->nstarted; r++)
@@ -280,26 +300,40 @@ static void job_timer(struct job *job)
 
 	if (read(job->timerfd, &expirations, sizeof(expirations)) < 0)
 		return;
-	if (job->phase == JOB_STOPPING)
+	if (job->phase == JOB_FAILING)
+		job_stop(job, SIGTERM);
+	else if (job->phase == JOB_STOPPING)
 		job_grace_over(job);
 }
 
 static void job_forward(struct job *job, int sig)
 {
-	if (job->phase == JOB_RUNNING) {
+	if (job->done) {
+		/* only our own output is left to write: stop waiting for its reader */
+		job->insisted = true;
+	} else if (job->phase == JOB_RUNNING || job->phase == JOB_FAILING) {
 		job->forwarded = sig;
 		job_stop(job, sig);
 	} else if (job->phase == JOB_STOPPING) {
 		/* asked again while stopping: nobody wants to sit out the grace period */
 		fprintf(stderr, "shmar-run: %s while stopping the job; sending SIGKILL\n",
 			strsignal(sig));
+		job->insisted = true;
 		job_kill(job);
+	} else {
+		job->insisted = true;
 	}
 }
 
-/* Reads the signals that came: forwarded at once, SIGCHLD noted for the main loop. */
-static void job_take_signals(struct job *job)
+/*
+ * Reads the signals that came: forwarded at once, SIGCHLD noted for the
+ * main loop.  Also called while waiting to write output, hence nothing here
+ * writes output.  Returns whether waiting for the output's reader is still
+ * wanted.
+ */
+static bool job_take_signals(void *ctx)
 {
+	struct job *job = ctx;
 	struct signalfd_siginfo info;
 
 	while (read(job->sigfd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
@@ -308,6 +342,7 @@ static void job_take_signals(struct job *job)
 		else
 			job_forward(job, (int)info.ssi_signo);
 	}
+	return !job->insisted;
 }
 
 static void report_rank_end(const struct job *job, int r)
@@ -326,7 +361,10 @@ static void report_rank_end(const struct job *job, int r)
 static void rank_ended(struct job *job, int r, int code, int status)
 {
 	struct rank *rank = &job->ranks[r];
+	enum job_phase phase = job->phase;
 
+	/* what the rank said last comes before what we say about its end */
+	run_output_drain_rank(&job->output, r);
 	rank->ended = true;
 	rank->code = code;
 	rank->status = status;
@@ -335,12 +373,15 @@ static void rank_ended(struct job *job, int r, int code, int status)
 		return;
 	/*
 	 * Before any failure, every failure counts, also after a forwarded
-	 * signal; the ranks we stop after one are not named.
+	 * signal.  After one, the ranks that end on their own in the stop
+	 * delay are named too; those we stop are not.
 	 */
 	if (job->failed_rank < 0) {
 		report_rank_end(job, r);
 		job->failed_rank = r;
 		job->exit_status = code == CLD_EXITED ? status : 128 + status;
+	} else if (phase == JOB_FAILING) {
+		report_rank_end(job, r);
 	}
 }
 
@@ -402,7 +443,7 @@ static void job_all_ranks_ended(struct job *job)
 	job_watch_group(job);
 	if (job->done)
 		return;
-	if (job->phase == JOB_RUNNING) {
+	if (job->phase == JOB_RUNNING || job->phase == JOB_FAILING) {
 		fprintf(stderr, "shmar-run: all ranks ended, but processes they started are "
 			"still running; stopping them\n");
 		job_stop(job, SIGTERM);
@@ -417,13 +458,13 @@ static void job_collect(struct job *job)
 		if (!job->ranks[r].ended)
 			rank_poll(job, r);
 	if (job->failed_rank >= 0 && job->phase == JOB_RUNNING)
-		job_stop(job, SIGTERM);
+		job_failed(job);
 	if (job->nlive == 0 && !job->done && !job->watching)
 		job_all_ranks_ended(job);
 }
 
-/* The fds poll() sleeps on: signals, the timer, the group's pidfds. */
-static int job_pollfds(struct job *job)
+/* The fds poll() sleeps on: signals, the timer, the group's pidfds, the ranks' output. */
+static int job_pollfds(struct job *job, int *output_at)
 {
 	struct pollfd *fds = job->pollfds;
 	int n = 0;
@@ -434,18 +475,26 @@ static int job_pollfds(struct job *job)
 		run_group_watch_pollfds(&job->watch, fds + n);
 		n += job->watch.count;
 	}
-	return n;
+	*output_at = n;
+	return n + run_output_pollfds(&job->output, fds + n);
 }
 
 static int job_wait(struct job *job)
 {
 	while (!job->done) {
-		int nfds = job_pollfds(job);
+		int output_at;
+		int nfds;
 		int timeout = job->watching && job->watch.blind ? RUN_GROUP_RESCAN_MS : -1;
 		struct pollfd *fds = job->pollfds;
 		int ready;
 		bool group_changed;
 
+		/* a SIGCHLD may also have been read while output waited for its reader */
+		if (job->children_changed) {
+			job_collect(job);
+			continue;
+		}
+		nfds = job_pollfds(job, &output_at);
 		ready = poll(fds, (nfds_t)nfds, timeout);
 		if (ready < 0) {
 			if (errno == EINTR)
@@ -453,31 +502,40 @@ static int job_wait(struct job *job)
 			return -errno;
 		}
 		group_changed = job->watching && ready == 0;
-		for (int i = 2; i < nfds; i++)
+		for (int i = 2; i < output_at; i++)
 			group_changed |= fds[i].revents != 0;
 		if (fds[0].revents & POLLIN)
 			job_take_signals(job);
+		/* ranks that ended before the timer fired ended on their own */
 		if (job->children_changed)
 			job_collect(job);
 		if (fds[1].revents & POLLIN)
 			job_timer(job);
 		if (group_changed && job->watching && !job->done)
 			job_watch_group(job);
+		run_output_ready(&job->output, fds + output_at);
 	}
 	return 0;
 }
 
 static int job_start_rank(struct job *job, int rank)
 {
+	int output_fds[2];
 	pid_t pid;
+	int ret;
 
+	ret = run_output_open(&job->output, rank, output_fds);
+	if (ret < 0)
+		return ret;
 	/* what stdio still holds would otherwise be written by the rank too */
 	fflush(NULL);
 	pid = fork();
-	if (pid < 0)
-		return -errno;
 	if (pid == 0)
-		rank_exec(job, rank);
+		rank_exec(job, rank, output_fds);
+	ret = pid < 0 ? -errno : 0;
+	run_output_started(output_fds);
+	if (ret < 0)
+		return ret;
 	if (rank == 0)
 		job->pgid = pid;
 	/*
@@ -513,6 +571,7 @@ static void job_launch(struct job *job)
 static int job_setup_signals(struct job *job)
 {
 	struct sigaction dfl;
+	sigset_t blocked;
 
 	/* with SIGCHLD ignored, as a parent may leave it, the kernel would reap the ranks itself */
 	memset(&dfl, 0, sizeof(dfl));
@@ -530,7 +589,14 @@ static int job_setup_signals(struct job *job)
 			continue;
 		sigaddset(&job->handled, forwarded_signals[i]);
 	}
-	if (sigprocmask(SIG_BLOCK, &job->handled, &job->saved_mask) < 0)
+	/*
+	 * SIGPIPE blocked too, not handled: a reader of our output that went
+	 * away is an EPIPE to act on (run-output.c), not our end.  The ranks
+	 * get the old mask back, and a pending signal is not inherited.
+	 */
+	blocked = job->handled;
+	sigaddset(&blocked, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &blocked, &job->saved_mask) < 0)
 		return -errno;
 	job->sigfd = signalfd(-1, &job->handled, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (job->sigfd < 0)
@@ -557,9 +623,26 @@ static void job_finish(struct job *job)
 				;
 }
 
+/*
+ * A closed 0, 1 or 2 would be taken by the next descriptor we open, and a
+ * rank would get a pipe or a signalfd as its standard input: /dev/null
+ * holds the place, as daemons do.
+ */
+static int keep_stdio_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 static int job_init(struct job *job, const struct run_opts *o, const struct run_cpu_plan *plan)
 {
-	size_t npollfds = 2 + RUN_GROUP_WATCH_MAX;
+	size_t npollfds = 2 + RUN_GROUP_WATCH_MAX + 2 * (size_t)o->nranks;
+	int ret;
 
 	memset(job, 0, sizeof(*job));
 	job->opts = o;
@@ -570,6 +653,9 @@ static int job_init(struct job *job, const struct run_opts *o, const struct run_
 	job->timerfd = -1;
 	job->phase = JOB_RUNNING;
 	job->failed_rank = -1;
+	ret = keep_stdio_open();
+	if (ret < 0)
+		return ret;
 	job->ranks = calloc((size_t)o->nranks, sizeof(*job->ranks));
 	job->pollfds = calloc(npollfds, sizeof(*job->pollfds));
 	return job->ranks && job->pollfds ? 0 : -ENOMEM;
@@ -615,6 +701,9 @@ static int job_prepare(struct job *job, const struct run_opts *o, const struct r
 	ret = job_init(job, o, plan);
 	if (ret == 0)
 		ret = job_setup_signals(job);
+	if (ret == 0)
+		ret = run_output_init(&job->output, o->nranks, o->tag_output, job->sigfd,
+				      job_take_signals, job);
 	if (ret < 0)
 		fprintf(stderr, "shmar-run: cannot set up: %s\n", strerror(-ret));
 	return ret;
@@ -637,6 +726,9 @@ int run_job(const struct run_opts *o, const struct run_cpu_plan *plan)
 		fprintf(stderr, "shmar-run: cannot wait for the ranks: %s\n", strerror(-ret));
 		job.exit_status = RUN_EXIT_INTERNAL;
 	}
+	/* done: no more signals are forwarded, so rank 0 may be reaped after this */
+	job.done = true;
+	run_output_finish(&job.output);
 	job_finish(&job);
 	status = job.exit_status;
 	interrupted = job.forwarded == SIGINT && status == 128 + SIGINT;

@@ -25,7 +25,9 @@
 void run_opts_default(struct run_opts *o)
 {
 	memset(o, 0, sizeof(*o));
+	o->tag_output = true;
 	o->grace_s = RUN_DEFAULT_GRACE_S;
+	o->stop_delay_s = RUN_DEFAULT_STOP_DELAY_S;
 }
 
 int run_parse_nranks(const char *s, int *nranks)
@@ -44,7 +46,7 @@ int run_parse_nranks(const char *s, int *nranks)
 	return 0;
 }
 
-int run_parse_grace(const char *s, double *seconds)
+int run_parse_seconds(const char *s, double *seconds)
 {
 	char *end;
 	double value;
@@ -54,7 +56,7 @@ int run_parse_grace(const char *s, double *seconds)
 	errno = 0;
 	value = strtod(s, &end);
 	/* written so that NaN fails too */
-	if (errno || *end || !(value >= 0.0 && value <= RUN_MAX_GRACE_S))
+	if (errno || *end || !(value >= 0.0 && value <= RUN_MAX_SECONDS))
 		return -EINVAL;
 	*seconds = value;
 	return 0;

@@ -4,7 +4,7 @@
 # test-shmar-run.sh - shmar-run(1): usage errors, the ranks' environment,
 # --bind, how a failing rank ends the job, signal forwarding (also to
 # stopped ranks), that stopping waits for what really runs, and that no
-# process of a job is left behind.
+# process of a job is left behind.  Output is in test-shmar-run-output.sh.
 #
 # An automake test (top_builddir and top_srcdir come from the environment):
 # exit 0 pass, 1 fail, 77 skip, 99 hard error.  Every shmar-run is bounded
@@ -60,6 +60,9 @@ usage_error "--job of 65 characters" -n 1 \
 	--job aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa true
 usage_error "--grace -1" -n 1 --grace -1 true
 usage_error "--grace x" -n 1 --grace x true
+usage_error "--stop-delay -1" -n 1 --stop-delay -1 true
+usage_error "--stop-delay x" -n 1 --stop-delay x true
+usage_error "--stop-delay 1e9" -n 1 --stop-delay 1e9 true
 usage_error "unknown option" -n 1 --no-such-option true
 usage_error "--bind with 1 set for 2 ranks" -n 2 --bind=0 true
 usage_error "--bind with 3 sets for 2 ranks" -n 2 '--bind=0|0|0' true
@@ -196,7 +199,7 @@ expect 137 "rank 1 SIGKILLed" -n 2 sh -c '[ "$SHMAR_RANK" = 1 ] && kill -KILL $$
 stderr_has "rank 1 SIGKILLed: reported" '^shmar-run: rank 1 \(pid [0-9]+\) killed by signal 9 \(Killed\)$'
 
 expect 127 "a command that does not exist" -n 2 "$tmp/no-such-command"
-stderr_has "a command that does not exist: reported" "^shmar-run: cannot run '$tmp/no-such-command': "
+stderr_has "a command that does not exist: reported" "^(\[rank [01]\] )?shmar-run: cannot run '$tmp/no-such-command': "
 
 printf '#!/bin/sh\n' >"$tmp/not-executable"
 chmod 644 "$tmp/not-executable"
@@ -207,7 +210,7 @@ expect 126 "a command that is not executable" -n 1 "$tmp/not-executable"
 grace=1
 rm -f "$tmp/ready" "$tmp/failed_at"
 started=$(now_ms)
-expect 3 "rank 1 fails while rank 0 ignores SIGTERM" -n 2 --grace "$grace" sh -c '
+expect 3 "rank 1 fails while rank 0 ignores SIGTERM" -n 2 --grace "$grace" --stop-delay 0 sh -c '
 	if [ "$SHMAR_RANK" = 0 ]; then
 		exec "$1" --ignore-term --fork --ready "$2/ready" "$3"
 	fi
@@ -345,6 +348,15 @@ within "ranks leave children that die on SIGTERM (grace 5 s)" "$started" 1500
 stderr_has "ranks leave children: said so" 'processes they started are still running; stopping them'
 stderr_lacks "ranks leave children that die on SIGTERM: no false SIGKILL report" 'still running .* after SIGTERM'
 no_job_left "after ranks left children"
+
+# The same when a rank fails and the others are stopped.
+started=$(now_ms)
+expect 3 "rank 1 fails, rank 0 has a child that dies on SIGTERM" -n 2 --grace 5 --stop-delay 0 sh -c '
+	[ "$SHMAR_RANK" = 1 ] && exit 3
+	exec "$1" --fork "$2"' sh "$helper" "$marker"
+within "rank 1 fails, rank 0 has a child (grace 5 s)" "$started" 1500
+stderr_lacks "rank 1 fails, rank 0 has a child: no false SIGKILL report" 'still running .* after SIGTERM'
+no_job_left "after rank 1 failed, rank 0 had a child"
 
 # What is still running at the end of the grace period is named as it is:
 # here the ranks' children, not the ranks.
