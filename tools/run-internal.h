@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * run-internal.h - the parts of shmar-run's job (run-job.c) that are topics
- * of their own: the ranks' output (run-output.c) and the job's process
- * group (run-group.c).
+ * of their own: the ranks' output (run-output.c), the job's process group
+ * (run-group.c) and the ranks' environment (run-env.c).
  */
 #ifndef SHMAR_TOOLS_RUN_INTERNAL_H
 #define SHMAR_TOOLS_RUN_INTERNAL_H
@@ -106,5 +106,20 @@ int run_group_watch_start(struct run_group_watch *w, pid_t pgid);
 void run_group_watch_stop(struct run_group_watch *w);
 /* The pollfds of the watched members, w->count of them. */
 void run_group_watch_pollfds(const struct run_group_watch *w, struct pollfd *fds);
+
+/* ------------------------------------------------------------ environment */
+
+struct run_env {
+	int master_port;                /* --torch-env: a TCP port free on 127.0.0.1 */
+};
+
+/* What all ranks share, found once before they start: 0 or -errno (said on stderr). */
+int run_env_prepare(struct run_env *env, const struct run_opts *o);
+
+/*
+ * In the rank: SHMAR_JOB, SHMAR_NRANKS, SHMAR_RANK, torchrun's variables
+ * with --torch-env, and OMP_NUM_THREADS when omp_threads > 0.  0 or -errno.
+ */
+int run_env_set(const struct run_env *env, const struct run_opts *o, int rank, int omp_threads);
 
 #endif /* SHMAR_TOOLS_RUN_INTERNAL_H */

@@ -70,6 +70,7 @@ struct job {
 	const struct run_opts *opts;
 	const struct run_cpu_plan *plan;        /* NULL without --bind */
 	bool set_omp_threads;   /* --bind, and the user did not set OMP_NUM_THREADS */
+	struct run_env env;
 	struct rank *ranks;
 	int nstarted;
 	int nlive;              /* started ranks whose end was not seen yet */
@@ -106,31 +107,11 @@ static _Noreturn void rank_fail(int rank, const char *what)
 	_exit(RUN_EXIT_INTERNAL);
 }
 
-static int setenv_int(const char *name, int value)
+static int rank_omp_threads(const struct job *job, int rank)
 {
-	char text[16];
-
-	snprintf(text, sizeof(text), "%d", value);
-	return setenv(name, text, 1);
-}
-
-static int set_rank_environment(const struct job *job, int rank)
-{
-	const struct run_opts *o = job->opts;
-
-	if (setenv("SHMAR_JOB", o->job, 1) < 0 ||
-	    setenv_int("SHMAR_NRANKS", o->nranks) < 0 ||
-	    setenv_int("SHMAR_RANK", rank) < 0)
-		return -errno;
-	if (o->torch_env &&
-	    (setenv_int("LOCAL_RANK", rank) < 0 || setenv_int("LOCAL_WORLD_SIZE", o->nranks) < 0))
-		return -errno;
-	/* OpenMP runtimes start one thread per online CPU, not per CPU of the affinity mask */
-	if (job->set_omp_threads &&
-	    setenv_int("OMP_NUM_THREADS",
-		       CPU_COUNT_S(job->plan->setsize, job->plan->rank_cpus[rank])) < 0)
-		return -errno;
-	return 0;
+	if (!job->set_omp_threads)
+		return 0;
+	return CPU_COUNT_S(job->plan->setsize, job->plan->rank_cpus[rank]);
 }
 
 static _Noreturn void rank_exec(const struct job *job, int rank, const int output_fds[2])
@@ -151,7 +132,7 @@ static _Noreturn void rank_exec(const struct job *job, int rank, const int outpu
 	if (job->plan &&
 	    sched_setaffinity(0, job->plan->setsize, job->plan->rank_cpus[rank]) < 0)
 		rank_fail(rank, "cannot set the CPU affinity");
-	if (set_rank_environment(job, rank) < 0)
+	if (run_env_set(&job->env, job->opts, rank, rank_omp_threads(job, rank)) < 0)
 		rank_fail(rank, "cannot set the environment");
 	sigprocmask(SIG_SETMASK, &job->saved_mask, NULL);
 	execvp(argv[0], argv);
@@ -704,9 +685,11 @@ static int job_prepare(struct job *job, const struct run_opts *o, const struct r
 	if (ret == 0)
 		ret = run_output_init(&job->output, o->nranks, o->tag_output, job->sigfd,
 				      job_take_signals, job);
-	if (ret < 0)
+	if (ret < 0) {
 		fprintf(stderr, "shmar-run: cannot set up: %s\n", strerror(-ret));
-	return ret;
+		return ret;
+	}
+	return run_env_prepare(&job->env, o);
 }
 
 int run_job(const struct run_opts *o, const struct run_cpu_plan *plan)

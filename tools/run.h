@@ -30,7 +30,7 @@ struct run_opts {
 	char job[RUN_JOB_NAME_MAX + 1];
 	bool bind;
 	const char *bind_list;          /* --bind=LIST; NULL: split the allowed CPUs */
-	bool torch_env;                 /* also set LOCAL_RANK, LOCAL_WORLD_SIZE */
+	bool torch_env;                 /* also set torchrun's RANK, WORLD_SIZE, ... */
 	bool tag_output;                /* prefix every line of a rank with "[rank R] " */
 	double grace_s;                 /* between SIGTERM and SIGKILL */
 	double stop_delay_s;            /* after a failure, before stopping the others */

@@ -4,7 +4,8 @@
 # test-shmar-run.sh - shmar-run(1): usage errors, the ranks' environment,
 # --bind, how a failing rank ends the job, signal forwarding (also to
 # stopped ranks), that stopping waits for what really runs, and that no
-# process of a job is left behind.  Output is in test-shmar-run-output.sh.
+# process of a job is left behind.  Output and torch are in
+# test-shmar-run-{output,torch}.sh.
 #
 # An automake test (top_builddir and top_srcdir come from the environment):
 # exit 0 pass, 1 fail, 77 skip, 99 hard error.  Every shmar-run is bounded
@@ -110,10 +111,11 @@ if echo "$job" | grep -Eqx 'run-[0-9]+-[0-9a-f]{8}'; then
 else
 	fail "default job name '$job' is not run-PID-HEX"
 fi
-if grep -q '^LOCAL_RANK=\|^LOCAL_WORLD_SIZE=\|^OMP_NUM_THREADS=' "$tmp/env.0"; then
-	fail "LOCAL_RANK, LOCAL_WORLD_SIZE or OMP_NUM_THREADS set without --torch-env/--bind"
+if grep -Eq '^(LOCAL_RANK|LOCAL_WORLD_SIZE|RANK|WORLD_SIZE|MASTER_ADDR|MASTER_PORT|OMP_NUM_THREADS)=' \
+	"$tmp/env.0"; then
+	fail "torchrun's variables or OMP_NUM_THREADS set without --torch-env/--bind"
 else
-	pass "no LOCAL_RANK, LOCAL_WORLD_SIZE, OMP_NUM_THREADS by default"
+	pass "no torchrun variables, no OMP_NUM_THREADS by default"
 fi
 first_job=$job
 
@@ -122,13 +124,41 @@ expect 0 "--job and --torch-env" -n 2 --job my.job_1-x --torch-env sh -c "$write
 check_env "--job" 2
 [ "$job" = my.job_1-x ] || fail "--job my.job_1-x: SHMAR_JOB=$job"
 [ "$job" != "$first_job" ] || fail "two jobs got the same name"
+port0=$(sed -n 's/^MASTER_PORT=//p' "$tmp/env.0")
 for r in 0 1; do
-	if grep -qx "LOCAL_RANK=$r" "$tmp/env.$r" && grep -qx "LOCAL_WORLD_SIZE=2" "$tmp/env.$r"; then
-		pass "--torch-env: rank $r has LOCAL_RANK=$r LOCAL_WORLD_SIZE=2"
+	torch_vars=$(grep -E '^(LOCAL_RANK|LOCAL_WORLD_SIZE|RANK|WORLD_SIZE|MASTER_ADDR|MASTER_PORT)=' \
+		"$tmp/env.$r" | sort | tr '\n' ' ')
+	want="LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port0 RANK=$r WORLD_SIZE=2 "
+	if [ "$torch_vars" = "$want" ]; then
+		pass "--torch-env: rank $r has $torch_vars"
 	else
-		fail "--torch-env: rank $r: $(grep '^LOCAL_' "$tmp/env.$r" | tr '\n' ' ')"
+		fail "--torch-env: rank $r has '$torch_vars', want '$want'"
 	fi
 done
+if [ -n "$port0" ] && [ "$port0" -ge 1 ] 2>/dev/null && [ "$port0" -le 65535 ]; then
+	pass "--torch-env: MASTER_PORT=$port0 is a port number"
+else
+	fail "--torch-env: MASTER_PORT='$port0' is not a port number"
+fi
+if [ -x /usr/bin/python3 ] && [ -n "$port0" ]; then
+	if /usr/bin/python3 -c 'import socket, sys
+socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$port0" 2>/dev/null; then
+		pass "--torch-env: MASTER_PORT=$port0 is free on 127.0.0.1"
+	else
+		fail "--torch-env: MASTER_PORT=$port0 cannot be bound on 127.0.0.1"
+	fi
+fi
+
+# Set by the user, torchrun's variables are replaced, as torchrun does:
+# a MASTER_PORT left in the environment would make two jobs collide.
+rm -f "$tmp"/env.*
+MASTER_PORT=1 RANK=7 expect 0 "--torch-env with MASTER_PORT=1 RANK=7 set" -n 1 --torch-env \
+	sh -c "$write_env" sh "$tmp"
+if grep -qx RANK=0 "$tmp/env.0" && ! grep -qx MASTER_PORT=1 "$tmp/env.0"; then
+	pass "--torch-env replaces RANK and MASTER_PORT the user set"
+else
+	fail "--torch-env kept the user's: $(grep -E '^(RANK|MASTER_PORT)=' "$tmp/env.0" | tr '\n' ' ')"
+fi
 
 rm -f "$tmp"/env.*
 expect 0 "a second job" -n 1 sh -c "$write_env" sh "$tmp"
