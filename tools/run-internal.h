@@ -2,7 +2,8 @@
 /*
  * run-internal.h - the parts of shmar-run's job (run-job.c) that are topics
  * of their own: the ranks' output (run-output.c), the job's process group
- * (run-group.c) and the ranks' environment (run-env.c).
+ * (run-group.c), the ranks' environment (run-env.c) and what a job leaves
+ * in the rendezvous directory (run-rendezvous.c).
  */
 #ifndef SHMAR_TOOLS_RUN_INTERNAL_H
 #define SHMAR_TOOLS_RUN_INTERNAL_H
@@ -121,5 +122,14 @@ int run_env_prepare(struct run_env *env, const struct run_opts *o);
  * with --torch-env, and OMP_NUM_THREADS when omp_threads > 0.  0 or -errno.
  */
 int run_env_set(const struct run_env *env, const struct run_opts *o, int rank, int omp_threads);
+
+/* ------------------------------------------------------------ rendezvous */
+
+/*
+ * Once every process of the job has ended: removes <dir>/<job>.sock, which
+ * a rank 0 stopped during the rendezvous leaves, when no process listens
+ * on it.  dir is where the library meets, as shmar_probe_dir() says.
+ */
+void run_rendezvous_cleanup(const char *job);
 
 #endif /* SHMAR_TOOLS_RUN_INTERNAL_H */

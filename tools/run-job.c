@@ -27,6 +27,8 @@
  *    shmar-run sends SIGKILL at once.  When all ranks have ended, what they
  *    started and left in the group is stopped the same way, and the job ends
  *    as soon as the group is empty.
+ *  - At the end, what the job left in the rendezvous directory is removed
+ *    (run-rendezvous.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -713,6 +715,8 @@ int run_job(const struct run_opts *o, const struct run_cpu_plan *plan)
 	job.done = true;
 	run_output_finish(&job.output);
 	job_finish(&job);
+	if (job.nstarted)
+		run_rendezvous_cleanup(o->job);
 	status = job.exit_status;
 	interrupted = job.forwarded == SIGINT && status == 128 + SIGINT;
 	job_cleanup(&job);

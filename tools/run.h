@@ -2,9 +2,10 @@
 /*
  * run.h - shmar-run's launcher logic, testable without main().
  *
- * shmar-run does not link libshmar: it only prepares the environment that
- * shmar_comm_init_env(3) reads, so it also launches programs that use
- * another copy or version of the library.
+ * shmar-run prepares the environment that shmar_comm_init_env(3) reads, so
+ * it also launches programs that use another copy or version of the
+ * library.  It links libshmar only to ask where the library meets
+ * (shmar_probe_dir()), to clean up what a failed start left there.
  */
 #ifndef SHMAR_TOOLS_RUN_H
 #define SHMAR_TOOLS_RUN_H
@@ -80,10 +81,11 @@ int run_format_cpus(const cpu_set_t *set, size_t setsize, char *buf, size_t size
 /*
  * Runs the job: starts o->nranks ranks of o->argv (pinned as plan says when
  * plan is not NULL), passes their output on, forwards signals, stops every
- * rank once one fails, reaps everything.  Returns the exit status for
- * shmar-run: 0 when every rank exited 0, else the first failing rank's
- * (128 + signal number for a rank killed by a signal), RUN_EXIT_INTERNAL
- * when the launcher itself failed.
+ * rank once one fails, reaps everything and removes what the job left in
+ * the rendezvous directory.  Returns the exit status for shmar-run: 0 when
+ * every rank exited 0, else the first failing rank's (128 + signal number
+ * for a rank killed by a signal), RUN_EXIT_INTERNAL when the launcher
+ * itself failed.
  * When shmar-run was interrupted by SIGINT and that killed the job, it ends
  * itself by SIGINT instead of returning, so that a calling shell sees the
  * interruption.

@@ -24,7 +24,7 @@ static void usage(FILE *f)
 		"Usage: shmar-run -n N [options] [--] COMMAND [ARG]...\n"
 		"Start N ranks of COMMAND as one libshmar job: SHMAR_JOB, SHMAR_NRANKS and\n"
 		"SHMAR_RANK are set for each; signals are forwarded; when a rank fails, the\n"
-		"others are stopped.\n"
+		"others are stopped; what the job left in the rendezvous directory is removed.\n"
 		"\n"
 		"  -n, --ranks N          number of ranks, 1 to 256\n"
 		"      --bind             pin the ranks to disjoint CPU sets: the CPUs this\n"

@@ -4,8 +4,8 @@
 # test-shmar-run.sh - shmar-run(1): usage errors, the ranks' environment,
 # --bind, how a failing rank ends the job, signal forwarding (also to
 # stopped ranks), that stopping waits for what really runs, and that no
-# process of a job is left behind.  Output and torch are in
-# test-shmar-run-{output,torch}.sh.
+# process of a job is left behind.  Output, cleanup of the rendezvous
+# directory and torch are in test-shmar-run-{output,cleanup,torch}.sh.
 #
 # An automake test (top_builddir and top_srcdir come from the environment):
 # exit 0 pass, 1 fail, 77 skip, 99 hard error.  Every shmar-run is bounded
