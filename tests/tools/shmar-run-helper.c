@@ -111,6 +111,7 @@ static int run_barriers(struct shmar_comm *comm)
 	sleep_ms(REPORT_DELAY_MS);
 	fprintf(stderr, "shmar-run-helper: rank %d: barrier: %s (%s)\n", shmar_comm_rank(comm),
 		shmar_strerror(err), shmar_comm_last_error(comm));
+	shmar_comm_destroy(comm);
 	return 1;
 }
 
@@ -180,6 +181,7 @@ int main(int argc, char **argv)
 		if (err < 0) {
 			fprintf(stderr, "shmar-run-helper: first barrier: %s (%s)\n",
 				shmar_strerror(err), shmar_comm_last_error(comm));
+			shmar_comm_destroy(comm);
 			return 1;
 		}
 	}
@@ -190,12 +192,17 @@ int main(int argc, char **argv)
 	}
 	if (o.barrier && comm)
 		return run_barriers(comm);
-	if (o.exit_status >= 0) {
-		/* a failing rank leaves without a word, as one that crashed */
-		if (o.exit_status == 0)
-			shmar_comm_destroy(comm);
-		return o.exit_status;
+	if (o.exit_status == 0) {
+		shmar_comm_destroy(comm);
+		return 0;
 	}
+	/*
+	 * A failing rank leaves without a word and without destroying its
+	 * comm, as one that crashed; _exit(), so that a leak checker (the ASan
+	 * build) does not turn its exit status into its own.
+	 */
+	if (o.exit_status > 0)
+		_exit(o.exit_status);
 	for (;;)
 		pause();
 }
