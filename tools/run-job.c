@@ -267,7 +267,7 @@ static void job_grace_over(struct job *job)
 	char still[512];
 
 	describe_still_running(job, still, sizeof(still));
-	/* what ended in the meantime needs no SIGKILL; what is left in the group gets the last one */
+	/* all ended in the meantime: nothing to report, and the SIGKILL finds nobody */
 	if (!still[0]) {
 		job_kill(job);
 		return;

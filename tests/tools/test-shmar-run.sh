@@ -367,6 +367,31 @@ else
 	wait_job
 fi
 
+# A signal while shmar-run stops the job after a failure: SIGKILL at once.
+rm -f "$tmp/failed" "$tmp/ready.0"
+"$run" -n 2 --grace 30 --stop-delay 0 sh -c '
+	[ "$SHMAR_RANK" = 0 ] && exec "$2" --ignore-term --ready "$1/ready.0" "$3"
+	i=0
+	while [ ! -e "$1/ready.0" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	touch "$1/failed"
+	exit 3' sh "$tmp" "$helper" "$marker" >"$tmp/out" 2>"$tmp/err" &
+job_pid=$!
+if wait_for_files "$tmp/failed"; then
+	sleep 0.3
+	started=$(now_ms)
+	kill -TERM "$job_pid"
+	wait_job 10
+	[ "$status" -eq 3 ] || fail "SIGTERM while stopping after a failure: exit $status, want 3"
+	within "SIGTERM while stopping after a failure (grace 30 s)" "$started" 1000
+	stderr_has "SIGTERM while stopping after a failure: the SIGKILL is reported" \
+		'^shmar-run: Terminated while stopping the job; sending SIGKILL$'
+else
+	fail "SIGTERM while stopping after a failure: rank 1 did not run"
+	kill -KILL "$job_pid" 2>/dev/null
+	wait_job
+fi
+no_job_left "after SIGTERM while stopping after a failure"
+
 # ------------------------------------------------------------ what the ranks leave
 
 # Ranks that exit 0 and leave children that die at once on SIGTERM: the
