@@ -2,9 +2,10 @@
 /*
  * run.h - shmar-run's launcher logic, testable without main().
  *
- * shmar-run does not link libshmar: it only prepares the environment that
- * shmar_comm_init_env(3) reads, so it also launches programs that use
- * another copy or version of the library.
+ * shmar-run prepares the environment that shmar_comm_init_env(3) reads, so
+ * it also launches programs that use another copy or version of the
+ * library.  It links libshmar only to ask where the library meets
+ * (shmar_probe_dir()), to clean up what a failed start left there.
  */
 #ifndef SHMAR_TOOLS_RUN_H
 #define SHMAR_TOOLS_RUN_H
@@ -16,7 +17,8 @@
 #define RUN_MAX_RANKS 256
 #define RUN_JOB_NAME_MAX 64             /* as lib/comm.c accepts */
 #define RUN_DEFAULT_GRACE_S 2.0
-#define RUN_MAX_GRACE_S 86400.0
+#define RUN_DEFAULT_STOP_DELAY_S 1.0
+#define RUN_MAX_SECONDS 86400.0         /* for --grace and --stop-delay */
 
 /* Exit statuses of shmar-run itself; a failing rank's status passes through. */
 #define RUN_EXIT_USAGE 2
@@ -29,8 +31,10 @@ struct run_opts {
 	char job[RUN_JOB_NAME_MAX + 1];
 	bool bind;
 	const char *bind_list;          /* --bind=LIST; NULL: split the allowed CPUs */
-	bool torch_env;                 /* also set LOCAL_RANK, LOCAL_WORLD_SIZE */
+	bool torch_env;                 /* also set torchrun's RANK, WORLD_SIZE, ... */
+	bool tag_output;                /* prefix every line of a rank with "[rank R] " */
 	double grace_s;                 /* between SIGTERM and SIGKILL */
+	double stop_delay_s;            /* after a failure, before stopping the others */
 	char **argv;                    /* the command, NULL-terminated */
 };
 
@@ -43,12 +47,15 @@ struct run_cpu_plan {
 	bool shared;                    /* more ranks than CPUs: ranks share CPUs */
 };
 
-/* No ranks yet, no job name, no binding, the default grace period. */
+/*
+ * No ranks yet, no job name, no binding, output tagged, the default grace
+ * period and stop delay.
+ */
 void run_opts_default(struct run_opts *o);
 
 /* Option values: 0, or -EINVAL when s is not a valid value. */
 int run_parse_nranks(const char *s, int *nranks);
-int run_parse_grace(const char *s, double *seconds);
+int run_parse_seconds(const char *s, double *seconds);  /* 0 to RUN_MAX_SECONDS */
 bool run_job_name_valid(const char *name);
 
 /* "run-<pid>-<8 random hex digits>": unique between concurrent jobs. */
@@ -73,10 +80,12 @@ int run_format_cpus(const cpu_set_t *set, size_t setsize, char *buf, size_t size
 
 /*
  * Runs the job: starts o->nranks ranks of o->argv (pinned as plan says when
- * plan is not NULL), forwards signals, stops every rank once one fails, reaps
- * everything.  Returns the exit status for shmar-run: 0 when every rank
- * exited 0, else the first failing rank's (128 + signal number for a rank
- * killed by a signal), RUN_EXIT_INTERNAL when the launcher itself failed.
+ * plan is not NULL), passes their output on, forwards signals, stops every
+ * rank once one fails, reaps everything and removes what the job left in
+ * the rendezvous directory.  Returns the exit status for shmar-run: 0 when
+ * every rank exited 0, else the first failing rank's (128 + signal number
+ * for a rank killed by a signal), RUN_EXIT_INTERNAL when the launcher
+ * itself failed.
  * When shmar-run was interrupted by SIGINT and that killed the job, it ends
  * itself by SIGINT instead of returning, so that a calling shell sees the
  * interruption.

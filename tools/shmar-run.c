@@ -3,7 +3,8 @@
  * shmar-run - start N ranks of a command as one libshmar job.
  *
  *   shmar-run -n N [--bind[=LIST]] [--job NAME] [--grace SECONDS]
- *             [--torch-env] [--] COMMAND [ARG]...
+ *             [--stop-delay SECONDS] [--[no-]tag-output] [--torch-env]
+ *             [--] COMMAND [ARG]...
  *
  * main() and option parsing only; the launcher itself is in run.c.
  */
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "run.h"
 
@@ -22,7 +24,7 @@ static void usage(FILE *f)
 		"Usage: shmar-run -n N [options] [--] COMMAND [ARG]...\n"
 		"Start N ranks of COMMAND as one libshmar job: SHMAR_JOB, SHMAR_NRANKS and\n"
 		"SHMAR_RANK are set for each; signals are forwarded; when a rank fails, the\n"
-		"others are stopped.\n"
+		"others are stopped; what the job left in the rendezvous directory is removed.\n"
 		"\n"
 		"  -n, --ranks N          number of ranks, 1 to 256\n"
 		"      --bind             pin the ranks to disjoint CPU sets: the CPUs this\n"
@@ -31,9 +33,18 @@ static void usage(FILE *f)
 		"                         '|': --bind='0-3|4-7' or --bind='0,2|1,3'\n"
 		"      --job NAME         job name, 1 to 64 of A-Z a-z 0-9 . _ -\n"
 		"                         (default: run-PID-RANDOM, unique)\n"
-		"      --grace SECONDS    when stopping the ranks, time between SIGTERM and\n"
-		"                         SIGKILL (default 2)\n"
-		"      --torch-env        also set LOCAL_RANK and LOCAL_WORLD_SIZE\n"
+		"      --grace SECONDS    when stopping the ranks, time between SIGTERM (or the\n"
+		"                         signal forwarded) and SIGKILL (default 2)\n"
+		"      --stop-delay SECONDS\n"
+		"                         when a rank fails, time the others have to end on\n"
+		"                         their own and say why before SIGTERM (default 1)\n"
+		"      --tag-output       prefix every line of a rank with \"[rank R] \" and keep\n"
+		"                         lines whole (default when stdout is not a terminal)\n"
+		"      --no-tag-output    let the ranks write to stdout and stderr themselves\n"
+		"                         (default when stdout is a terminal)\n"
+		"      --torch-env        also set torchrun's RANK, WORLD_SIZE, LOCAL_RANK,\n"
+		"                         LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1 and\n"
+		"                         MASTER_PORT (a free port)\n"
 		"  -h, --help             show this help and exit\n"
 		"  -V, --version          show the version and exit\n"
 		"\n"
@@ -83,6 +94,9 @@ enum {
 	OPT_BIND = 256,
 	OPT_JOB,
 	OPT_GRACE,
+	OPT_STOP_DELAY,
+	OPT_TAG_OUTPUT,
+	OPT_NO_TAG_OUTPUT,
 	OPT_TORCH_ENV,
 };
 
@@ -93,6 +107,9 @@ int main(int argc, char **argv)
 		{ "bind", optional_argument, NULL, OPT_BIND },
 		{ "job", required_argument, NULL, OPT_JOB },
 		{ "grace", required_argument, NULL, OPT_GRACE },
+		{ "stop-delay", required_argument, NULL, OPT_STOP_DELAY },
+		{ "tag-output", no_argument, NULL, OPT_TAG_OUTPUT },
+		{ "no-tag-output", no_argument, NULL, OPT_NO_TAG_OUTPUT },
 		{ "torch-env", no_argument, NULL, OPT_TORCH_ENV },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -107,6 +124,8 @@ int main(int argc, char **argv)
 	int c;
 
 	run_opts_default(&opts);
+	/* as mpirun: a terminal shows the ranks as they write, a file or pipe gets tagged lines */
+	opts.tag_output = !isatty(STDOUT_FILENO);
 	opterr = 0;
 	/* '+': options end at COMMAND, whose own options are not ours */
 	while ((c = getopt_long(argc, argv, "+:n:hV", longopts, NULL)) != -1) {
@@ -128,9 +147,20 @@ int main(int argc, char **argv)
 			strcpy(opts.job, optarg);
 			break;
 		case OPT_GRACE:
-			if (run_parse_grace(optarg, &opts.grace_s) < 0)
+			if (run_parse_seconds(optarg, &opts.grace_s) < 0)
 				return usage_error("invalid grace period '%s': seconds, from 0 to %g",
-						   optarg, RUN_MAX_GRACE_S);
+						   optarg, RUN_MAX_SECONDS);
+			break;
+		case OPT_STOP_DELAY:
+			if (run_parse_seconds(optarg, &opts.stop_delay_s) < 0)
+				return usage_error("invalid stop delay '%s': seconds, from 0 to %g",
+						   optarg, RUN_MAX_SECONDS);
+			break;
+		case OPT_TAG_OUTPUT:
+			opts.tag_output = true;
+			break;
+		case OPT_NO_TAG_OUTPUT:
+			opts.tag_output = false;
 			break;
 		case OPT_TORCH_ENV:
 			opts.torch_env = true;

@@ -2,79 +2,17 @@
 # SPDX-License-Identifier: MIT
 #
 # test-shmar-run.sh - shmar-run(1): usage errors, the ranks' environment,
-# --bind, how a failing rank ends the job, signal forwarding, and that no
-# process of a job is left behind.
+# --bind, how a failing rank ends the job, signal forwarding (also to
+# stopped ranks), that stopping waits for what really runs, and that no
+# process of a job is left behind.  Output, cleanup of the rendezvous
+# directory and torch are in test-shmar-run-{output,cleanup,torch}.sh.
 #
 # An automake test (top_builddir and top_srcdir come from the environment):
 # exit 0 pass, 1 fail, 77 skip, 99 hard error.  Every shmar-run is bounded
 # by timeout(1), and ranks are shmar-run-helper processes with a marker on
 # their command line that is unique to this run, which pgrep -f looks for.
 
-set -u
-
-: "${top_builddir:=.}"
-run=$top_builddir/tools/shmar-run
-helper=$top_builddir/tests/tools/shmar-run-helper
-for prog in "$run" "$helper"; do
-	if [ ! -x "$prog" ]; then
-		echo "ERROR: $prog is not built"
-		exit 99
-	fi
-done
-for tool in timeout pgrep od date; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "SKIP: $tool not found"
-		exit 77
-	fi
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-shmar-run.XXXXXX") || exit 99
-marker=shmar-run-test-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
-
-# Whatever a failed check left running, by pid (the marker is this run's own).
-cleanup() {
-	pids=$(pgrep -f "$marker")
-	[ -z "$pids" ] || kill -KILL $pids 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 99' HUP INT TERM
-
-# The environment of the ranks is part of what is tested.
-unset SHMAR_JOB SHMAR_NRANKS SHMAR_RANK LOCAL_RANK LOCAL_WORLD_SIZE OMP_NUM_THREADS
-
-fails=0
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-pass() {
-	echo "ok: $*"
-}
-show_stderr() {
-	sed 's/^/    stderr: /' "$tmp/err"
-}
-
-# sr ARGS...: shmar-run with a time limit; status in $status, output in
-# $tmp/out and $tmp/err.
-sr() {
-	timeout -k 5 60 "$run" "$@" >"$tmp/out" 2>"$tmp/err"
-	status=$?
-}
-
-# expect STATUS WHAT ARGS...: shmar-run ARGS must exit with STATUS.
-expect() {
-	want=$1
-	what=$2
-	shift 2
-	sr "$@"
-	if [ "$status" -eq "$want" ]; then
-		pass "$what: exit $status"
-	else
-		fail "$what: exit $status, want $want"
-		show_stderr
-	fi
-}
+. "${top_srcdir:-.}/tests/tools/shmar-run-lib.sh"
 
 # usage_error WHAT ARGS...: exit 2 and one line on stderr that points to --help.
 usage_error() {
@@ -85,49 +23,6 @@ usage_error() {
 		fail "$what: want one line on stderr with a hint to --help"
 		show_stderr
 	fi
-}
-
-# stderr_has WHAT REGEX: the last shmar-run said this.
-stderr_has() {
-	if grep -Eq -- "$2" "$tmp/err"; then
-		pass "$1"
-	else
-		fail "$1: stderr does not match /$2/"
-		show_stderr
-	fi
-}
-
-# no_job_left WHAT: no process with the marker, allowing 1 s for SIGKILLed
-# ones to finish dying.
-no_job_left() {
-	i=0
-	while pgrep -f "$marker" >/dev/null; do
-		i=$((i + 1))
-		if [ "$i" -gt 10 ]; then
-			fail "$1: processes of the job are left:"
-			pgrep -a -f "$marker" | sed 's/^/    /'
-			return
-		fi
-		sleep 0.1
-	done
-	pass "$1: no process of the job left"
-}
-
-# wait_for_files FILE...: each exists within 10 s.
-wait_for_files() {
-	i=0
-	for f in "$@"; do
-		while [ ! -e "$f" ]; do
-			i=$((i + 1))
-			[ "$i" -le 100 ] || return 1
-			sleep 0.1
-		done
-	done
-	return 0
-}
-
-now_ms() {
-	echo $(($(date +%s%N) / 1000000))
 }
 
 # "0-2,5" -> "0 1 2 5"
@@ -166,6 +61,9 @@ usage_error "--job of 65 characters" -n 1 \
 	--job aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa true
 usage_error "--grace -1" -n 1 --grace -1 true
 usage_error "--grace x" -n 1 --grace x true
+usage_error "--stop-delay -1" -n 1 --stop-delay -1 true
+usage_error "--stop-delay x" -n 1 --stop-delay x true
+usage_error "--stop-delay 1e9" -n 1 --stop-delay 1e9 true
 usage_error "unknown option" -n 1 --no-such-option true
 usage_error "--bind with 1 set for 2 ranks" -n 2 --bind=0 true
 usage_error "--bind with 3 sets for 2 ranks" -n 2 '--bind=0|0|0' true
@@ -213,10 +111,11 @@ if echo "$job" | grep -Eqx 'run-[0-9]+-[0-9a-f]{8}'; then
 else
 	fail "default job name '$job' is not run-PID-HEX"
 fi
-if grep -q '^LOCAL_RANK=\|^LOCAL_WORLD_SIZE=\|^OMP_NUM_THREADS=' "$tmp/env.0"; then
-	fail "LOCAL_RANK, LOCAL_WORLD_SIZE or OMP_NUM_THREADS set without --torch-env/--bind"
+if grep -Eq '^(LOCAL_RANK|LOCAL_WORLD_SIZE|RANK|WORLD_SIZE|MASTER_ADDR|MASTER_PORT|OMP_NUM_THREADS)=' \
+	"$tmp/env.0"; then
+	fail "torchrun's variables or OMP_NUM_THREADS set without --torch-env/--bind"
 else
-	pass "no LOCAL_RANK, LOCAL_WORLD_SIZE, OMP_NUM_THREADS by default"
+	pass "no torchrun variables, no OMP_NUM_THREADS by default"
 fi
 first_job=$job
 
@@ -225,13 +124,41 @@ expect 0 "--job and --torch-env" -n 2 --job my.job_1-x --torch-env sh -c "$write
 check_env "--job" 2
 [ "$job" = my.job_1-x ] || fail "--job my.job_1-x: SHMAR_JOB=$job"
 [ "$job" != "$first_job" ] || fail "two jobs got the same name"
+port0=$(sed -n 's/^MASTER_PORT=//p' "$tmp/env.0")
 for r in 0 1; do
-	if grep -qx "LOCAL_RANK=$r" "$tmp/env.$r" && grep -qx "LOCAL_WORLD_SIZE=2" "$tmp/env.$r"; then
-		pass "--torch-env: rank $r has LOCAL_RANK=$r LOCAL_WORLD_SIZE=2"
+	torch_vars=$(grep -E '^(LOCAL_RANK|LOCAL_WORLD_SIZE|RANK|WORLD_SIZE|MASTER_ADDR|MASTER_PORT)=' \
+		"$tmp/env.$r" | sort | tr '\n' ' ')
+	want="LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port0 RANK=$r WORLD_SIZE=2 "
+	if [ "$torch_vars" = "$want" ]; then
+		pass "--torch-env: rank $r has $torch_vars"
 	else
-		fail "--torch-env: rank $r: $(grep '^LOCAL_' "$tmp/env.$r" | tr '\n' ' ')"
+		fail "--torch-env: rank $r has '$torch_vars', want '$want'"
 	fi
 done
+if [ -n "$port0" ] && [ "$port0" -ge 1 ] 2>/dev/null && [ "$port0" -le 65535 ]; then
+	pass "--torch-env: MASTER_PORT=$port0 is a port number"
+else
+	fail "--torch-env: MASTER_PORT='$port0' is not a port number"
+fi
+if [ -x /usr/bin/python3 ] && [ -n "$port0" ]; then
+	if /usr/bin/python3 -c 'import socket, sys
+socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$port0" 2>/dev/null; then
+		pass "--torch-env: MASTER_PORT=$port0 is free on 127.0.0.1"
+	else
+		fail "--torch-env: MASTER_PORT=$port0 cannot be bound on 127.0.0.1"
+	fi
+fi
+
+# Set by the user, torchrun's variables are replaced, as torchrun does:
+# a MASTER_PORT left in the environment would make two jobs collide.
+rm -f "$tmp"/env.*
+MASTER_PORT=1 RANK=7 expect 0 "--torch-env with MASTER_PORT=1 RANK=7 set" -n 1 --torch-env \
+	sh -c "$write_env" sh "$tmp"
+if grep -qx RANK=0 "$tmp/env.0" && ! grep -qx MASTER_PORT=1 "$tmp/env.0"; then
+	pass "--torch-env replaces RANK and MASTER_PORT the user set"
+else
+	fail "--torch-env kept the user's: $(grep -E '^(RANK|MASTER_PORT)=' "$tmp/env.0" | tr '\n' ' ')"
+fi
 
 rm -f "$tmp"/env.*
 expect 0 "a second job" -n 1 sh -c "$write_env" sh "$tmp"
@@ -302,7 +229,7 @@ expect 137 "rank 1 SIGKILLed" -n 2 sh -c '[ "$SHMAR_RANK" = 1 ] && kill -KILL $$
 stderr_has "rank 1 SIGKILLed: reported" '^shmar-run: rank 1 \(pid [0-9]+\) killed by signal 9 \(Killed\)$'
 
 expect 127 "a command that does not exist" -n 2 "$tmp/no-such-command"
-stderr_has "a command that does not exist: reported" "^shmar-run: cannot run '$tmp/no-such-command': "
+stderr_has "a command that does not exist: reported" "^(\[rank [01]\] )?shmar-run: cannot run '$tmp/no-such-command': "
 
 printf '#!/bin/sh\n' >"$tmp/not-executable"
 chmod 644 "$tmp/not-executable"
@@ -313,7 +240,7 @@ expect 126 "a command that is not executable" -n 1 "$tmp/not-executable"
 grace=1
 rm -f "$tmp/ready" "$tmp/failed_at"
 started=$(now_ms)
-expect 3 "rank 1 fails while rank 0 ignores SIGTERM" -n 2 --grace "$grace" sh -c '
+expect 3 "rank 1 fails while rank 0 ignores SIGTERM" -n 2 --grace "$grace" --stop-delay 0 sh -c '
 	if [ "$SHMAR_RANK" = 0 ]; then
 		exec "$1" --ignore-term --fork --ready "$2/ready" "$3"
 	fi
@@ -329,8 +256,9 @@ else
 	fail "stopped $((ended - failed_at)) ms after the failure, more than grace + 1 s"
 fi
 stderr_has "the failing rank is named" '^shmar-run: rank 1 \(pid [0-9]+\) exited with status 3$'
-stderr_has "SIGKILL after the grace period is reported" 'still running .* after SIGTERM; sending SIGKILL'
-if grep -q 'rank 0 (pid' "$tmp/err"; then
+stderr_has "SIGKILL after the grace period: rank 0 and its child are named" \
+	'still running 1 s after SIGTERM: rank 0 \(pid [0-9]+\), pid [0-9]+ \([^)]*\); sending SIGKILL'
+if grep -q '^shmar-run: rank 0 (pid' "$tmp/err"; then
 	fail "rank 0, stopped by shmar-run, is reported as a failure"
 	show_stderr
 fi
@@ -338,34 +266,7 @@ no_job_left "after a failure"
 
 # ------------------------------------------------------------ signals
 
-# start_job NRANKS HELPER-OPTIONS...: shmar-run in the background, its pid
-# in $job_pid once every rank is set up.
-start_job() {
-	n=$1
-	shift
-	rm -f "$tmp"/ready.*
-	"$run" -n "$n" sh -c 'exec "$@" --ready "$0/ready.$SHMAR_RANK" '"$marker" \
-		"$tmp" "$helper" "$@" >"$tmp/out" 2>"$tmp/err" &
-	job_pid=$!
-	files=
-	r=0
-	while [ "$r" -lt "$n" ]; do
-		files="$files $tmp/ready.$r"
-		r=$((r + 1))
-	done
-	wait_for_files $files
-}
-
-# wait_job: shmar-run's exit status into $status, SIGKILLing it after 10 s.
-wait_job() {
-	(sleep 10 && kill -KILL "$job_pid" 2>/dev/null) >/dev/null 2>&1 &
-	watchdog=$!
-	wait "$job_pid" 2>/dev/null
-	status=$?
-	kill "$watchdog" 2>/dev/null
-}
-
-if start_job 2 --fork; then
+if start_job -n 2 -- --fork; then
 	kill -TERM "$job_pid"
 	wait_job
 	if [ "$status" -eq 143 ]; then
@@ -382,7 +283,7 @@ else
 	wait_job
 fi
 
-if start_job 2; then
+if start_job -n 2 --; then
 	kill -KILL "$job_pid"
 	wait_job
 	no_job_left "after SIGKILL to shmar-run (PR_SET_PDEATHSIG)"
@@ -392,6 +293,133 @@ else
 	wait_job
 fi
 
-echo "$fails failure(s)"
-[ "$fails" -eq 0 ] || exit 1
-exit 0
+# ------------------------------------------------------------ stopped ranks
+
+# A rank stopped by SIGSTOP or SIGTTIN acts on a signal only once it runs
+# again: the forwarded one comes with SIGCONT.
+if start_job -n 2 --grace 5 --; then
+	kill -STOP "$(rank_pid 0)"
+	kill -TTIN "$(rank_pid 1)"
+	sleep 0.2
+	started=$(now_ms)
+	kill -TERM "$job_pid"
+	wait_job 10
+	if [ "$status" -eq 143 ]; then
+		pass "SIGTERM to shmar-run with stopped ranks: exit 143"
+	else
+		fail "SIGTERM to shmar-run with stopped ranks: exit $status, want 143"
+		show_stderr
+	fi
+	within "SIGTERM to shmar-run with stopped ranks (grace 5 s)" "$started" 2000
+	no_job_left "after SIGTERM to stopped ranks"
+else
+	fail "stopped ranks: the ranks did not start"
+	kill -KILL "$job_pid" 2>/dev/null
+	wait_job
+fi
+
+# A stopped rank that ignores the signal it is sent: SIGKILL after the grace.
+if start_job -n 2 --grace 1 -- --ignore-term; then
+	kill -STOP "$(rank_pid 0)"
+	sleep 0.2
+	started=$(now_ms)
+	kill -TERM "$job_pid"
+	wait_job 10
+	if [ "$status" -eq 137 ]; then
+		pass "SIGTERM, ignored by a stopped rank: exit 137"
+	else
+		fail "SIGTERM, ignored by a stopped rank: exit $status, want 137"
+		show_stderr
+	fi
+	within "SIGTERM, ignored by a stopped rank (grace 1 s)" "$started" 2500
+	stderr_has "SIGTERM, ignored: the ranks still running are named" \
+		'still running 1 s after SIGTERM: rank 0 \(pid [0-9]+\), rank 1 \(pid [0-9]+\); sending SIGKILL'
+	no_job_left "after SIGTERM ignored by a stopped rank"
+else
+	fail "stopped rank ignoring SIGTERM: the ranks did not start"
+	kill -KILL "$job_pid" 2>/dev/null
+	wait_job
+fi
+
+# A second Ctrl-C does not wait for the grace period.
+if [ -z "$bg_env" ]; then
+	echo "skip: no env --default-signal to let SIGINT reach a background shmar-run"
+elif start_job -n 2 --grace 30 -- --ignore-int; then
+	kill -STOP "$(rank_pid 1)"
+	sleep 0.2
+	started=$(now_ms)
+	kill -INT "$job_pid"
+	sleep 0.3
+	kill -INT "$job_pid"
+	wait_job 10
+	if [ "$status" -eq 137 ]; then
+		pass "two SIGINTs to shmar-run: exit 137"
+	else
+		fail "two SIGINTs to shmar-run: exit $status, want 137"
+		show_stderr
+	fi
+	within "two SIGINTs to shmar-run (grace 30 s)" "$started" 2000
+	stderr_has "two SIGINTs: the SIGKILL is reported" 'Interrupt while stopping the job; sending SIGKILL'
+	no_job_left "after two SIGINTs"
+else
+	fail "two SIGINTs: the ranks did not start"
+	kill -KILL "$job_pid" 2>/dev/null
+	wait_job
+fi
+
+# A signal while shmar-run stops the job after a failure: SIGKILL at once.
+rm -f "$tmp/failed" "$tmp/ready.0"
+"$run" -n 2 --grace 30 --stop-delay 0 sh -c '
+	[ "$SHMAR_RANK" = 0 ] && exec "$2" --ignore-term --ready "$1/ready.0" "$3"
+	i=0
+	while [ ! -e "$1/ready.0" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	touch "$1/failed"
+	exit 3' sh "$tmp" "$helper" "$marker" >"$tmp/out" 2>"$tmp/err" &
+job_pid=$!
+if wait_for_files "$tmp/failed"; then
+	sleep 0.3
+	started=$(now_ms)
+	kill -TERM "$job_pid"
+	wait_job 10
+	[ "$status" -eq 3 ] || fail "SIGTERM while stopping after a failure: exit $status, want 3"
+	within "SIGTERM while stopping after a failure (grace 30 s)" "$started" 1000
+	stderr_has "SIGTERM while stopping after a failure: the SIGKILL is reported" \
+		'^shmar-run: Terminated while stopping the job; sending SIGKILL$'
+else
+	fail "SIGTERM while stopping after a failure: rank 1 did not run"
+	kill -KILL "$job_pid" 2>/dev/null
+	wait_job
+fi
+no_job_left "after SIGTERM while stopping after a failure"
+
+# ------------------------------------------------------------ what the ranks leave
+
+# Ranks that exit 0 and leave children that die at once on SIGTERM: the
+# job ends as soon as they are gone, not after the grace period.
+started=$(now_ms)
+expect 0 "ranks leave children that die on SIGTERM" -n 2 --grace 5 \
+	"$helper" --fork --exit 0 "$marker"
+within "ranks leave children that die on SIGTERM (grace 5 s)" "$started" 1500
+stderr_has "ranks leave children: said so" 'processes they started are still running; stopping them'
+stderr_lacks "ranks leave children that die on SIGTERM: no false SIGKILL report" 'still running .* after SIGTERM'
+no_job_left "after ranks left children"
+
+# The same when a rank fails and the others are stopped.
+started=$(now_ms)
+expect 3 "rank 1 fails, rank 0 has a child that dies on SIGTERM" -n 2 --grace 5 --stop-delay 0 sh -c '
+	[ "$SHMAR_RANK" = 1 ] && exit 3
+	exec "$1" --fork "$2"' sh "$helper" "$marker"
+within "rank 1 fails, rank 0 has a child (grace 5 s)" "$started" 1500
+stderr_lacks "rank 1 fails, rank 0 has a child: no false SIGKILL report" 'still running .* after SIGTERM'
+no_job_left "after rank 1 failed, rank 0 had a child"
+
+# What is still running at the end of the grace period is named as it is:
+# here the ranks' children, not the ranks.
+expect 0 "ranks leave children that ignore SIGTERM" -n 2 --grace 1 \
+	"$helper" --fork --ignore-term --exit 0 "$marker"
+stderr_has "ranks leave children that ignore SIGTERM: they are named" \
+	'still running 1 s after SIGTERM: pid [0-9]+ \([^)]*\), pid [0-9]+ \([^)]*\); sending SIGKILL'
+stderr_lacks "ranks leave children that ignore SIGTERM: no rank is named" 'rank [0-9].*still running'
+no_job_left "after ranks left children that ignore SIGTERM"
+
+finish
