@@ -187,8 +187,14 @@ static void kill_trials(const char *io_uring, int trials)
 	qsort(lat, (size_t)trials, sizeof(double), cmp_double);
 	print_message("SHMAR_IO_URING=%s%s: %d kill trials, slowest survivor per trial: median %.1f ms, max %.1f ms\n",
 		      io_uring, mock_no_pidfd ? " without pidfds" : "", trials, lat[trials / 2] * 1e3, lat[trials - 1] * 1e3);
-	/* every survivor knew within 200 ms of the kill */
-	assert_true(lat[trials - 1] < 0.200);
+	/*
+	 * Every survivor knew within a second of the kill, and typically within
+	 * milliseconds (100 ms slices without pidfds).  A bound on the maximum
+	 * alone would measure the machine's load: one trial in a hundred can
+	 * wait that long for a CPU on a busy 2-CPU machine.
+	 */
+	assert_true(lat[trials / 2] < 0.050);
+	assert_true(lat[trials - 1] < 1.0);
 	assert_int_equal(th_count_fds(), fds);
 	free(lat);
 }
@@ -197,8 +203,8 @@ static void kill_trials(const char *io_uring, int trials)
  * A rank asleep in a barrier (no spinning) when its peer is SIGKILLed wakes
  * at once, on both paths: with io_uring the ring's futex wait ends, without
  * it the watcher thread's death count does.  Sleeping in 100 ms slices and
- * polling in between would be 50 ms late on average; 8 trials all under
- * 40 ms rule that out.
+ * polling in between would be 50 ms late on average; a median of 8 trials
+ * under 20 ms rules that out.
  */
 struct asleep {
 	char name[80];
@@ -231,7 +237,7 @@ static int rank_asleep(int rank, int nranks, void *arg)
 static void kill_asleep(const char *io_uring)
 {
 	struct asleep *a = th_shared(sizeof(*a));
-	double worst = 0, kill_time;
+	double lat[8], kill_time;
 	pid_t p0, p1;
 	int st;
 
@@ -249,13 +255,20 @@ static void kill_asleep(const char *io_uring)
 		assert_int_equal(waitpid(p1, &st, 0), p1);
 		assert_int_equal(th_wait(p0), 0);
 		assert_int_equal(a->err, -EOWNERDEAD);
-		if (a->returned - kill_time > worst)
-			worst = a->returned - kill_time;
+		lat[i] = a->returned - kill_time;
 	}
 	unsetenv("SHMAR_IO_URING");
-	print_message("SHMAR_IO_URING=%s: a sleeping rank saw its peer's SIGKILL after at most %.1f ms (8 trials)\n",
-		      io_uring, worst * 1e3);
-	assert_true(worst < 0.040);
+	qsort(lat, 8, sizeof(double), cmp_double);
+	print_message("SHMAR_IO_URING=%s: a sleeping rank saw its peer's SIGKILL after %.1f ms (median of 8), %.1f ms at most\n",
+		      io_uring, (lat[3] + lat[4]) / 2 * 1e3, lat[7] * 1e3);
+	/*
+	 * Slices of 100 ms would put the median near 50 ms whatever the load;
+	 * a wake at once puts it near 1 ms.  The median, not the maximum,
+	 * tells them apart on a busy machine, where one trial can wait for a
+	 * CPU for tens of milliseconds.
+	 */
+	assert_true((lat[3] + lat[4]) / 2 < 0.020);
+	assert_true(lat[7] < 0.500);
 	assert_int_equal(th_dir_entries(), 0);
 }
 
