@@ -257,6 +257,36 @@ static int wait_failed(struct shmar__chan *c, int peer, int ret)
 	}
 }
 
+int shmar__chan_sync_reg(struct shmar__chan *c, const struct shmar__desc *mine, uint64_t reg_off)
+{
+	/* before the post (a seq_cst store), read by a peer after it */
+	ctl_of(c, c->rank)->reg_off[(c->posts + 1) & 1] = reg_off;
+	return shmar__chan_sync(c, mine);
+}
+
+uint64_t shmar__chan_peer_reg(const struct shmar__chan *c, int peer)
+{
+	return ctl_of(c, peer)->reg_off[c->posts & 1];
+}
+
+void shmar__chan_stream_post(struct shmar__chan *c, enum shmar__stream_counter which,
+			     uint32_t value)
+{
+	struct shmar__ctl *self = ctl_of(c, c->rank);
+
+	shmar__post_word(&c->wait, &self->stream[which], value, &self->stream_sleepers[which]);
+}
+
+int shmar__chan_stream_wait(struct shmar__chan *c, int peer, enum shmar__stream_counter which,
+			    uint32_t target)
+{
+	struct shmar__ctl *p = ctl_of(c, peer);
+	int ret = shmar__wait_word(&c->wait, &p->stream[which], target, &p->stream_sleepers[which],
+				   &p->state, peer);
+
+	return ret == 0 ? 0 : wait_failed(c, peer, ret);
+}
+
 int shmar__chan_sync(struct shmar__chan *c, const struct shmar__desc *mine)
 {
 	struct shmar__ctl *self = ctl_of(c, c->rank);

@@ -77,6 +77,24 @@ void shmar__chan_desc(struct shmar__chan *c, struct shmar__desc *d, enum shmar__
 int shmar__chan_sync(struct shmar__chan *c, const struct shmar__desc *mine);
 
 /*
+ * shmar__chan_sync(), publishing with the post this rank's reg_off: its
+ * send buffer's offset + 1 in its heap, or 0.  Afterwards
+ * shmar__chan_peer_reg() reads a peer's, until this rank's next post.
+ */
+int shmar__chan_sync_reg(struct shmar__chan *c, const struct shmar__desc *mine, uint64_t reg_off);
+uint64_t shmar__chan_peer_reg(const struct shmar__chan *c, int peer);
+
+/*
+ * The stream counters of the pipelined all-reduce (segment.h): publish this
+ * rank's, wait for a peer's to reach target.  The wait ends like a post's:
+ * 0, or the error that revoked the comm.
+ */
+void shmar__chan_stream_post(struct shmar__chan *c, enum shmar__stream_counter which,
+			     uint32_t value);
+int shmar__chan_stream_wait(struct shmar__chan *c, int peer, enum shmar__stream_counter which,
+			    uint32_t target);
+
+/*
  * Raise the job's abort word with err naming rank (the first reason wins),
  * wake every sleeper, revoke this comm with whatever the word now says, and
  * describe it in rep.

@@ -5,13 +5,34 @@
  * Small messages (<= small_max): every rank copies its input into its slot,
  * one synchronisation, then every rank reduces all N slots into its output.
  *
- * Large messages, per slot-sized chunk: copy in the slices the peers need;
- * synchronise; rank r reduces slice r of its own input and of every peer's
- * slot into its output, and puts it in its slot (reduce-scatter);
- * synchronise; every rank copies the other slices out (all-gather).
+ * Larger messages stream through each rank's ring of SHMAR_STREAM_REGIONS
+ * regions (segment.h), one sub-chunk of chunk_bytes per region, in three
+ * stages per sub-chunk g, each waiting only for the peers and the sub-chunk
+ * it needs (the stream counters of the control blocks), not for a barrier:
  *
- * Both run the same kernel over all N inputs in rank order, so they give the
- * same bits (doc/design.md, "Numerics") whatever the threshold or chunk size.
+ *   in(g)    copy the slices the peers reduce into the own region of g
+ *            (skipped when the send buffer is registered: the peers read it
+ *            in place), then post IN = g + 1;
+ *   reduce(g)  when every peer's IN > g: reduce the own slice of g from every
+ *            rank's input, in rank order, into the output and into the own
+ *            region (where the peers gather it), then post RED = g + 1;
+ *   gather(g)  when peer k's RED > g: copy its reduced slice out of its
+ *            region; then post DONE = g + 1.
+ *
+ * A rank runs in(g + 1) before reduce(g) and gather(g - 1) after it, so in
+ * step with its peers nobody waits.  A region is written again for
+ * g + SHMAR_STREAM_REGIONS only once every peer's DONE > g: then the peers
+ * have read both what this rank copied in and what it reduced there.  A
+ * registered send buffer is read by peer k only in its reduce stages, which
+ * end before its RED, and this rank's gather waits for every peer's RED:
+ * when the call returns, no peer reads the buffer any more, and the caller
+ * may change it.  One synchronisation at the start of the call compares the
+ * calls (and publishes where registered buffers are) before any data is
+ * read.
+ *
+ * Both paths run the same kernel over all N inputs in rank order, so they
+ * give the same bits (doc/design.md, "Numerics") whatever the threshold,
+ * the sub-chunk, the registration or the number of helper threads.
  */
 #include <errno.h>
 #include <string.h>
@@ -43,66 +64,271 @@ static int allreduce_small(struct shmar_comm *comm, const struct shmar__desc *d,
 	return 0;
 }
 
-static int allreduce_chunk(struct shmar_comm *comm, const struct shmar__desc *d,
-			   const char *in, char *out, size_t count, size_t esize,
-			   shmar__reduce_fn reduce)
-{
-	const void *srcs[SHMAR_MAX_RANKS];
-	unsigned parity = shmar__next_round(comm);
-	char *mine = shmar__slot(comm, comm->rank, parity);
-	size_t lo, hi, mlo, mhi;
-	int err;
+/* ---------------------------------------------------------------- the stream */
 
-	/*
-	 * Copy in only the slices the peers reduce: this rank reduces its own
-	 * slice straight from its input, which saves 1/N of the copy.
-	 */
-	shmar__slice(count, esize, comm->nranks, comm->rank, &mlo, &mhi);
-	for (int r = 0; r < comm->nranks; r++) {
-		shmar__slice(count, esize, comm->nranks, r, &lo, &hi);
-		if (r != comm->rank && hi > lo)
-			memcpy(mine + lo * esize, in + lo * esize, (hi - lo) * esize);
+/* Phases below this many bytes stay on the calling thread: waking the
+ * helpers costs more than they save. */
+#define POOL_MIN_BYTES (64 * 1024)
+
+struct stream {
+	struct shmar_comm *comm;
+	const char *in;
+	char *out;
+	size_t count, esize;
+	size_t elems;               /* elements per sub-chunk */
+	uint64_t g0, end;           /* this call's sub-chunks of the ring: [g0, end) */
+	shmar__reduce_fn reduce;
+	bool registered;            /* this rank's input is in its heap */
+	const char *peer_in[SHMAR_MAX_RANKS]; /* a registered peer's input, else NULL */
+};
+
+/* Sub-chunk g of the call: elements [*lo, *lo + *n), region q of the ring. */
+static unsigned sub_chunk(const struct stream *s, uint64_t g, size_t *lo, size_t *n)
+{
+	size_t i = (size_t)(g - s->g0);
+
+	*lo = i * s->elems;
+	*n = s->count - *lo < s->elems ? s->count - *lo : s->elems;
+	return (unsigned)(g % SHMAR_STREAM_REGIONS);
+}
+
+static char *region(const struct stream *s, int rank, unsigned q)
+{
+	return shmar__seg_stream(s->comm->chan.base, &s->comm->chan.layout, (unsigned)rank, q);
+}
+
+static void slice(const struct stream *s, size_t n, int rank, size_t *lo, size_t *hi)
+{
+	shmar__slice(n, s->esize, s->comm->nranks, rank, lo, hi);
+}
+
+/*
+ * One copy or reduce of a sub-chunk, split over the helper threads: the
+ * parts are whole 64-byte units of [a, b), every element in one part.
+ */
+struct phase {
+	const struct stream *s;
+	uint64_t g;
+	size_t a, b;                /* elements of the sub-chunk */
+	void (*run)(const struct phase *ph, size_t lo, size_t hi);
+};
+
+static void phase_part(void *arg, unsigned part, unsigned nparts)
+{
+	const struct phase *ph = arg;
+	size_t lo, hi;
+
+	shmar__pool_split(ph->b - ph->a, ph->s->esize, part, nparts, &lo, &hi);
+	if (hi > lo)
+		ph->run(ph, ph->a + lo, ph->a + hi);
+}
+
+static void run_phase(struct phase *ph)
+{
+	struct shmar__pool *pool = ph->s->comm->pool;
+
+	if (ph->b <= ph->a)
+		return;
+	if (pool && (ph->b - ph->a) * ph->s->esize >= POOL_MIN_BYTES)
+		shmar__pool_run(pool, phase_part, ph);
+	else
+		ph->run(ph, ph->a, ph->b);
+}
+
+/* in: elements [lo, hi) of the sub-chunk, from the input into the own region. */
+static void copy_in(const struct phase *ph, size_t lo, size_t hi)
+{
+	const struct stream *s = ph->s;
+	size_t base, n;
+	unsigned q = sub_chunk(s, ph->g, &base, &n);
+
+	memcpy(region(s, s->comm->rank, q) + lo * s->esize, s->in + (base + lo) * s->esize,
+	       (hi - lo) * s->esize);
+}
+
+/* reduce: elements [lo, hi) of the own slice, from every rank's input. */
+static void reduce_part(const struct phase *ph, size_t lo, size_t hi)
+{
+	const struct stream *s = ph->s;
+	const void *srcs[SHMAR_MAX_RANKS];
+	int self = s->comm->rank;
+	size_t base, n;
+	unsigned q = sub_chunk(s, ph->g, &base, &n);
+
+	for (int k = 0; k < s->comm->nranks; k++) {
+		if (k == self)
+			srcs[k] = s->in + (base + lo) * s->esize; /* in place: the very output */
+		else if (s->peer_in[k])
+			srcs[k] = s->peer_in[k] + (base + lo) * s->esize;
+		else
+			srcs[k] = region(s, k, q) + lo * s->esize;
 	}
-	err = shmar__chan_sync(&comm->chan, d);
+	s->reduce(s->out + (base + lo) * s->esize, srcs, (unsigned)s->comm->nranks, hi - lo);
+	/* the result is published in the own region: the peers never read the output */
+	memcpy(region(s, self, q) + lo * s->esize, s->out + (base + lo) * s->esize,
+	       (hi - lo) * s->esize);
+}
+
+/* gather: elements [lo, hi) outside the own slice, from their owners' regions. */
+static void gather_part(const struct phase *ph, size_t lo, size_t hi)
+{
+	const struct stream *s = ph->s;
+	size_t base, n, klo, khi, a, b;
+	unsigned q = sub_chunk(s, ph->g, &base, &n);
+
+	for (int k = 0; k < s->comm->nranks; k++) {
+		if (k == s->comm->rank)
+			continue;
+		slice(s, n, k, &klo, &khi);
+		a = klo > lo ? klo : lo;
+		b = khi < hi ? khi : hi;
+		if (b > a)
+			memcpy(s->out + (base + a) * s->esize, region(s, k, q) + a * s->esize,
+			       (b - a) * s->esize);
+	}
+}
+
+/* Wait until every peer finished with the sub-chunk region g last held. */
+static int claim_region(const struct stream *s, uint64_t g)
+{
+	struct shmar__chan *c = &s->comm->chan;
+	int err = 0;
+
+	if (g < SHMAR_STREAM_REGIONS)
+		return 0; /* never used */
+	for (int k = 0; k < c->nranks && err == 0; k++)
+		if (k != c->rank)
+			err = shmar__chan_stream_wait(c, k, SHMAR_STREAM_DONE,
+						      (uint32_t)(g - SHMAR_STREAM_REGIONS + 1));
+	return err;
+}
+
+static int stage_in(struct stream *s, uint64_t g)
+{
+	struct phase ph = { .s = s, .g = g, .run = copy_in };
+	size_t base, n, mlo, mhi;
+	int err = claim_region(s, g);
+
 	if (err < 0)
 		return err;
-	/* reduce-scatter: our slice of every input, into our output (in place is
-	 * the same address as our input) and then into our slot for the peers */
-	if (mhi > mlo) {
-		gather_sources(comm, parity, mlo * esize, srcs);
-		srcs[comm->rank] = in + mlo * esize;
-		reduce(out + mlo * esize, srcs, (unsigned)comm->nranks, mhi - mlo);
-		memcpy(mine + mlo * esize, out + mlo * esize, (mhi - mlo) * esize);
-	}
-	err = shmar__chan_sync(&comm->chan, d);
-	if (err < 0)
-		return err;
-	/* all-gather: the other reduced slices, from their owners' slots */
-	for (int r = 0; r < comm->nranks; r++) {
-		shmar__slice(count, esize, comm->nranks, r, &lo, &hi);
-		if (r != comm->rank && hi > lo)
-			memcpy(out + lo * esize,
-			       (const char *)shmar__slot(comm, r, parity) + lo * esize,
-			       (hi - lo) * esize);
-	}
+	sub_chunk(s, g, &base, &n);
+	slice(s, n, s->comm->rank, &mlo, &mhi);
+	/* the slices of the ranks before this one, then those after it */
+	ph.a = 0, ph.b = mlo;
+	run_phase(&ph);
+	ph.a = mhi, ph.b = n;
+	run_phase(&ph);
+	shmar__chan_stream_post(&s->comm->chan, SHMAR_STREAM_IN, (uint32_t)(g + 1));
 	return 0;
 }
 
-static int allreduce_large(struct shmar_comm *comm, const struct shmar__desc *d,
-			   const char *in, char *out, size_t count, size_t esize,
-			   shmar__reduce_fn reduce)
+static int stage_reduce(struct stream *s, uint64_t g)
 {
-	size_t chunk = shmar__slot_bytes(comm) / esize, done = 0, n;
+	struct shmar__chan *c = &s->comm->chan;
+	struct phase ph = { .s = s, .g = g, .run = reduce_part };
+	size_t base, n;
+	int err = s->registered ? claim_region(s, g) : 0;
+
+	for (int k = 0; k < c->nranks && err == 0; k++)
+		if (k != c->rank && !s->peer_in[k])
+			err = shmar__chan_stream_wait(c, k, SHMAR_STREAM_IN, (uint32_t)(g + 1));
+	if (err < 0)
+		return err;
+	sub_chunk(s, g, &base, &n);
+	slice(s, n, c->rank, &ph.a, &ph.b);
+	run_phase(&ph);
+	shmar__chan_stream_post(c, SHMAR_STREAM_RED, (uint32_t)(g + 1));
+	return 0;
+}
+
+static int stage_gather(struct stream *s, uint64_t g)
+{
+	struct shmar__chan *c = &s->comm->chan;
+	struct phase ph = { .s = s, .g = g, .run = gather_part };
+	size_t base, n;
+	int err = 0;
+
+	for (int k = 0; k < c->nranks && err == 0; k++)
+		if (k != c->rank)
+			err = shmar__chan_stream_wait(c, k, SHMAR_STREAM_RED, (uint32_t)(g + 1));
+	if (err < 0)
+		return err;
+	sub_chunk(s, g, &base, &n);
+	ph.a = 0, ph.b = n;
+	run_phase(&ph);
+	shmar__chan_stream_post(c, SHMAR_STREAM_DONE, (uint32_t)(g + 1));
+	return 0;
+}
+
+/* Fault in what this rank reads of a peer's heap, once: not inside a call's timing. */
+static void fault_peer_heap(struct shmar_comm *comm, int k, uint64_t reg_off, size_t bytes)
+{
+	const struct shmar__layout *l = &comm->chan.layout;
+	size_t from = (size_t)(reg_off - 1) & ~(size_t)(SHMAR_PAGE - 1), to = (size_t)reg_off - 1 + bytes;
+
+	if (to <= comm->heap_faulted[k])
+		return;
+	if (from < comm->heap_faulted[k])
+		from = comm->heap_faulted[k];
+	shmar__segment_prefault(shmar__seg_heap(comm->chan.base, l, (unsigned)k) + from, to - from);
+	comm->heap_faulted[k] = to;
+}
+
+/* Where each registered peer's input is (after the synchronisation). */
+static void find_peer_inputs(struct stream *s)
+{
+	struct shmar_comm *comm = s->comm;
+	const struct shmar__layout *l = &comm->chan.layout;
+	size_t bytes = s->count * s->esize;
+
+	for (int k = 0; k < comm->nranks; k++) {
+		uint64_t off = k == comm->rank ? 0 : shmar__chan_peer_reg(&comm->chan, k);
+
+		/* a peer checked its own offset; bounds are checked again here */
+		if (off == 0 || off - 1 > l->heap_bytes || bytes > l->heap_bytes - (off - 1)) {
+			s->peer_in[k] = NULL;
+			continue;
+		}
+		fault_peer_heap(comm, k, off, bytes);
+		s->peer_in[k] = shmar__seg_heap(comm->chan.base, l, (unsigned)k) + off - 1;
+	}
+}
+
+static int allreduce_stream(struct shmar_comm *comm, const struct shmar__desc *d,
+			    const char *in, char *out, size_t count, size_t esize,
+			    shmar__reduce_fn reduce)
+{
+	struct stream s = {
+		.comm = comm, .in = in, .out = out, .count = count, .esize = esize,
+		.elems = comm->chan.layout.chunk_bytes / esize, .reduce = reduce,
+	};
+	size_t reg = shmar__heap_offset(&comm->heap, in, count * esize);
+	uint64_t g;
 	int err;
 
-	while (done < count) {
-		n = count - done < chunk ? count - done : chunk;
-		err = allreduce_chunk(comm, d, in + done * esize, out + done * esize, n, esize, reduce);
-		if (err < 0)
-			return err;
-		done += n;
+	s.g0 = comm->stream_next;
+	s.end = s.g0 + (count + s.elems - 1) / s.elems;
+	comm->stream_next = s.end;
+	s.registered = reg != 0;
+	/* the first sub-chunk goes in before the synchronisation; a registered
+	 * input is all there, so IN says so for the whole call */
+	err = s.registered ? 0 : stage_in(&s, s.g0);
+	if (err == 0 && s.registered)
+		shmar__chan_stream_post(&comm->chan, SHMAR_STREAM_IN, (uint32_t)s.end);
+	if (err == 0)
+		err = shmar__chan_sync_reg(&comm->chan, d, reg);
+	if (err < 0)
+		return err;
+	find_peer_inputs(&s);
+	for (g = s.g0; g < s.end && err == 0; g++) {
+		if (g + 1 < s.end && !s.registered)
+			err = stage_in(&s, g + 1);
+		if (err == 0)
+			err = stage_reduce(&s, g);
+		if (err == 0 && g > s.g0)
+			err = stage_gather(&s, g - 1);
 	}
-	return 0;
+	return err == 0 ? stage_gather(&s, s.end - 1) : err;
 }
 
 SHMAR_EXPORT int shmar_allreduce(struct shmar_comm *comm, const void *sendbuf, void *recvbuf,
@@ -129,11 +355,11 @@ SHMAR_EXPORT int shmar_allreduce(struct shmar_comm *comm, const void *sendbuf, v
 	shmar__trace_call(comm, "call %u: allreduce(count=%zu, %s, %s) %zu bytes%s: %s", d.call, count,
 			  shmar__dtype_name(dtype), shmar__op_name(op), bytes,
 			  sendbuf == recvbuf ? " in place" : "",
-			  small ? "one step" : "reduce-scatter + all-gather");
+			  small ? "one step" : "stream");
 	if (small)
 		err = allreduce_small(comm, &d, sendbuf, recvbuf, count, bytes, reduce);
 	else
-		err = allreduce_large(comm, &d, sendbuf, recvbuf, count, esize, reduce);
+		err = allreduce_stream(comm, &d, sendbuf, recvbuf, count, esize, reduce);
 	shmar__leave(comm);
 	return err;
 }

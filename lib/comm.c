@@ -98,6 +98,31 @@ static int watch_peers(struct shmar_comm *comm, struct shmar__rdv *rdv)
 	return err < 0 ? err : shmar__liveness_start(&comm->live, comm->set.io_uring, &comm->report);
 }
 
+/*
+ * What a rank sets up for itself once the segment is mapped: its heap of
+ * registered buffers and its helper threads.  Before READY, like everything
+ * that can fail.
+ */
+static int prepare_rank(struct shmar_comm *comm, const struct shmar__layout *l)
+{
+	int err;
+
+	comm->heap_faulted = calloc((size_t)comm->nranks, sizeof(*comm->heap_faulted));
+	err = comm->heap_faulted ? shmar__heap_init(&comm->heap,
+						    shmar__seg_heap(comm->chan.base, l, (unsigned)comm->rank),
+						    l->heap_bytes)
+				 : -ENOMEM;
+	if (err < 0)
+		return shmar__fail(&comm->report, err, "out of memory");
+	if (comm->set.threads == 0)
+		return 0;
+	err = shmar__pool_start(&comm->pool, comm->set.threads);
+	if (err < 0)
+		return shmar__fail(&comm->report, err, "cannot start %d helper threads: %s",
+				   comm->set.threads, strerror(-err));
+	return 0;
+}
+
 static int form_alone(struct shmar_comm *comm, struct shmar__layout *l, struct shmar__rdv *rdv)
 {
 	int memfd, err = make_segment(comm, l, &memfd);
@@ -108,7 +133,8 @@ static int form_alone(struct shmar_comm *comm, struct shmar__layout *l, struct s
 	rdv->pids[0] = getpid();
 	shmar__cpus_own(rdv->cpus);
 	publish_job_shape(comm, l, rdv);
-	return shmar__liveness_init(&comm->live, 1, 0, rdv->pids, NULL, rdv->socks, &comm->report);
+	err = shmar__liveness_init(&comm->live, 1, 0, rdv->pids, NULL, rdv->socks, &comm->report);
+	return err < 0 ? err : prepare_rank(comm, l);
 }
 
 static int form_as_root(struct shmar_comm *comm, struct shmar__layout *l, struct shmar__rdv *rdv)
@@ -132,6 +158,8 @@ static int form_as_root(struct shmar_comm *comm, struct shmar__layout *l, struct
 	err = shmar__rdv_send_welcome(rdv, memfd, l->total_bytes);
 	if (err == 0)
 		err = watch_peers(comm, rdv);
+	if (err == 0)
+		err = prepare_rank(comm, l);
 	if (err == 0)
 		err = shmar__rdv_collect_ready(rdv);
 	shmar__rdv_finish(rdv, err);
@@ -161,6 +189,8 @@ static int map_received(struct shmar_comm *comm, struct shmar__layout *l, int me
 		return shmar__fail(&comm->report, err, "the segment header from rank 0 is inconsistent");
 	comm->set.small_max = small_max;
 	comm->set.slot_bytes = l->slot_bytes;
+	comm->set.chunk_bytes = l->chunk_bytes;
+	comm->set.mem_bytes = l->heap_bytes;
 	return shmar__segment_touch_own(comm->chan.base, l, (unsigned)comm->rank);
 }
 
@@ -178,6 +208,8 @@ static int join_as_peer(struct shmar_comm *comm, struct shmar__layout *l, struct
 	close(memfd);
 	if (err == 0)
 		err = watch_peers(comm, rdv);
+	if (err == 0)
+		err = prepare_rank(comm, l);
 	return shmar__rdv_ready_and_go(rdv, err);
 }
 
@@ -243,10 +275,13 @@ static int comm_open(struct shmar_comm *comm)
 		return shmar__fail(&comm->report, err, "SHMAR_ISA=%s: %s",
 				   shmar__isa_name(comm->set.isa),
 				   err == -ENOTSUP ? "this CPU lacks it" : "unknown");
-	err = shmar__layout_compute((unsigned)comm->nranks, comm->set.slot_bytes, &l);
+	err = shmar__layout_compute(&(struct shmar__geometry){ (unsigned)comm->nranks,
+				    comm->set.slot_bytes, comm->set.chunk_bytes, comm->set.mem_bytes }, &l);
 	if (err < 0)
-		return shmar__fail(&comm->report, err, "a segment of %d ranks x 2 x %zu bytes is too large",
-				   comm->nranks, comm->set.slot_bytes);
+		return shmar__fail(&comm->report, err,
+				   "a segment of %d ranks x (2 x %zu + %u x %zu + %zu) bytes is too large",
+				   comm->nranks, comm->set.slot_bytes, SHMAR_STREAM_REGIONS,
+				   comm->set.chunk_bytes, comm->set.mem_bytes);
 	err = shmar__rdv_dir_resolve(comm->set.dir, dir, sizeof(dir), &dir_source);
 	if (err < 0)
 		return shmar__fail(&comm->report, err, "the rendezvous directory path is too long");
@@ -268,6 +303,9 @@ static int comm_open(struct shmar_comm *comm)
 
 static void comm_free(struct shmar_comm *comm)
 {
+	shmar__pool_stop(comm->pool);
+	shmar__heap_fini(&comm->heap);
+	free(comm->heap_faulted);
 	shmar__liveness_fini(&comm->live); /* stops watching the connections first */
 	for (int r = 0; comm->socks && r < comm->nranks; r++)
 		if (comm->socks[r] >= 0)

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "channel.h"
+#include "heap.h"
+#include "pool.h"
 #include "settings.h"
 #include "kernels/kernels.h"
 #include "liveness.h"
@@ -33,6 +35,10 @@ struct shmar_comm {
 	struct shmar__liveness live;  /* pids, pidfds and their watcher */
 	int *socks;                   /* per rank: the rendezvous connection, or -1 (watched) */
 	uint32_t rounds;              /* uses of the double-buffered slots (coll.h) */
+	uint32_t stream_next;         /* the next sub-chunk of the stream ring (coll_allreduce.c) */
+	struct shmar__heap heap;      /* this rank's registered buffers (mem.c) */
+	size_t *heap_faulted;         /* per peer: bytes of its heap this rank has faulted in */
+	struct shmar__pool *pool;     /* helper threads, or NULL */
 	const struct shmar__kernels *kern;
 	struct shmar__stats stats;
 };

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include "shmar.h"
@@ -33,29 +34,42 @@
 #define SHMAR_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
 _Static_assert(sizeof(struct shmar__seg_header) <= SHMAR_PAGE, "header fits its page");
-_Static_assert(sizeof(struct shmar__ctl) == 256, "control block is four lines");
+_Static_assert(sizeof(struct shmar__ctl) == 512, "control block is eight lines");
 _Static_assert(offsetof(struct shmar__ctl, sleepers) == 128, "sleepers 128 bytes from post");
+_Static_assert(offsetof(struct shmar__ctl, stream) == 256, "stream counters on their own line");
+_Static_assert(offsetof(struct shmar__ctl, stream_sleepers) == 384,
+	       "their sleepers 128 bytes away");
 _Static_assert(sizeof(struct shmar__desc) * 2 + 8 <= SHMAR_CACHELINE, "post and descs share a line");
 
-int shmar__layout_compute(unsigned nranks, size_t slot_bytes, struct shmar__layout *l)
+static bool in_range(size_t v, size_t lo, size_t hi)
 {
-	size_t ctl_end, regions;
+	return v >= lo && v <= hi;
+}
 
-	if (nranks < 1 || nranks > SHMAR_MAX_RANKS)
-		return -EINVAL;
-	if (slot_bytes < SHMAR_SLOT_MIN || slot_bytes > SHMAR_SLOT_MAX)
+int shmar__layout_compute(const struct shmar__geometry *g, struct shmar__layout *l)
+{
+	size_t ctl_end, regions, stream;
+
+	if (g->nranks < 1 || g->nranks > SHMAR_MAX_RANKS ||
+	    !in_range(g->slot_bytes, SHMAR_SLOT_MIN, SHMAR_SLOT_MAX) ||
+	    !in_range(g->chunk_bytes, SHMAR_CHUNK_MIN, SHMAR_CHUNK_MAX) || g->heap_bytes > SHMAR_HEAP_MAX)
 		return -EINVAL;
 
 	memset(l, 0, sizeof(*l));
-	l->nranks = nranks;
-	/* Whole pages per slot: each rank's pages are its own, for first touch. */
-	l->slot_bytes = SHMAR_ALIGN_UP(slot_bytes, SHMAR_PAGE);
+	l->nranks = g->nranks;
+	/* Whole pages everywhere: each rank's pages are its own, for first touch. */
+	l->slot_bytes = SHMAR_ALIGN_UP(g->slot_bytes, SHMAR_PAGE);
+	l->chunk_bytes = SHMAR_ALIGN_UP(g->chunk_bytes, SHMAR_PAGE);
+	l->heap_bytes = SHMAR_ALIGN_UP(g->heap_bytes, SHMAR_PAGE);
 	l->ctl_off = SHMAR_PAGE;
 	l->ctl_stride = sizeof(struct shmar__ctl);
-	ctl_end = l->ctl_off + (size_t)nranks * l->ctl_stride;
+	ctl_end = l->ctl_off + (size_t)g->nranks * l->ctl_stride;
 	l->data_off = SHMAR_ALIGN_UP(ctl_end, SHMAR_PAGE);
-	l->region_stride = 2 * l->slot_bytes;
-	if (__builtin_mul_overflow(l->region_stride, (size_t)nranks, &regions) ||
+	stream = (size_t)SHMAR_STREAM_REGIONS * l->chunk_bytes;
+	l->stream_off = 2 * l->slot_bytes;
+	l->heap_off = l->stream_off + stream;
+	l->region_stride = l->heap_off + l->heap_bytes;
+	if (__builtin_mul_overflow(l->region_stride, (size_t)g->nranks, &regions) ||
 	    __builtin_add_overflow(l->data_off, regions, &l->total_bytes) ||
 	    l->total_bytes > (size_t)INT64_MAX)
 		return -EOVERFLOW;
@@ -138,6 +152,10 @@ void shmar__segment_header_init(void *base, const struct shmar__layout *l, size_
 	h->data_off = l->data_off;
 	h->slot_bytes = l->slot_bytes;
 	h->region_stride = l->region_stride;
+	h->chunk_bytes = l->chunk_bytes;
+	h->stream_off = l->stream_off;
+	h->heap_off = l->heap_off;
+	h->heap_bytes = l->heap_bytes;
 	h->small_max = small_max;
 	atomic_store_explicit(&h->abort_word, 0, memory_order_relaxed);
 	/* The magic last: a header with the magic is complete. */
@@ -149,18 +167,24 @@ int shmar__segment_header_check(const void *base, size_t mapped, unsigned nranks
 				struct shmar__layout *l, size_t *small_max)
 {
 	const struct shmar__seg_header *h = base;
+	struct shmar__geometry g;
 	struct shmar__layout want;
 
 	if (mapped < SHMAR_PAGE || h->magic != SHMAR_SEG_MAGIC || h->version != SHMAR_SEG_VERSION)
 		return -EPROTO;
-	if (h->nranks != nranks || h->slot_bytes > SIZE_MAX)
+	if (h->nranks != nranks || h->slot_bytes > SIZE_MAX || h->chunk_bytes > SIZE_MAX ||
+	    h->heap_bytes > SIZE_MAX)
 		return -EPROTO;
 	/* Never trust the stored offsets: recompute them and require equality. */
-	if (shmar__layout_compute(nranks, (size_t)h->slot_bytes, &want) < 0)
+	g = (struct shmar__geometry){ nranks, (size_t)h->slot_bytes, (size_t)h->chunk_bytes,
+				      (size_t)h->heap_bytes };
+	if (shmar__layout_compute(&g, &want) < 0)
 		return -EPROTO;
 	if (want.slot_bytes != h->slot_bytes || want.ctl_off != h->ctl_off ||
 	    want.ctl_stride != h->ctl_stride || want.data_off != h->data_off ||
 	    want.region_stride != h->region_stride || want.total_bytes != h->total_bytes ||
+	    want.chunk_bytes != h->chunk_bytes || want.stream_off != h->stream_off ||
+	    want.heap_off != h->heap_off || want.heap_bytes != h->heap_bytes ||
 	    want.total_bytes != mapped)
 		return -EPROTO;
 	if (h->small_max > want.slot_bytes)
@@ -191,7 +215,7 @@ int shmar__segment_touch_own(void *base, const struct shmar__layout *l, unsigned
 	struct shmar__ctl *ctl = shmar__seg_ctl(base, l, rank);
 
 	memset(ctl, 0, sizeof(*ctl));
-	touch_pages(shmar__seg_slot(base, l, rank, 0), l->region_stride, 1);
+	touch_pages(shmar__seg_region(base, l, rank), l->heap_off, 1);
 	return 0;
 }
 
@@ -202,5 +226,35 @@ void shmar__segment_prefault_peers(void *base, const struct shmar__layout *l, un
 	touch_pages((char *)base + l->ctl_off, l->data_off - l->ctl_off, 0);
 	for (r = 0; r < l->nranks; r++)
 		if (r != rank)
-			touch_pages(shmar__seg_slot(base, l, r, 0), l->region_stride, 0);
+			touch_pages(shmar__seg_region(base, l, r), l->heap_off, 0);
+}
+
+/* The whole pages around [p, p + bytes). */
+static void page_span(void *p, size_t bytes, char **start, size_t *len)
+{
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(SHMAR_PAGE - 1);
+	uintptr_t b = SHMAR_ALIGN_UP((uintptr_t)p + bytes, SHMAR_PAGE);
+
+	*start = (char *)a;
+	*len = b - a;
+}
+
+void shmar__segment_touch(void *p, size_t bytes)
+{
+	char *start;
+	size_t len;
+
+	/* MADV_POPULATE_WRITE changes no byte; the fallback writes only p's own */
+	page_span(p, bytes, &start, &len);
+	if (madvise(start, len, MADV_POPULATE_WRITE) < 0)
+		touch_pages(p, bytes, 1);
+}
+
+void shmar__segment_prefault(void *p, size_t bytes)
+{
+	char *start;
+	size_t len;
+
+	page_span(p, bytes, &start, &len);
+	touch_pages(start, len, 0);
 }

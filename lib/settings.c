@@ -121,6 +121,8 @@ SHMAR_EXPORT void shmar_config_init(struct shmar_config *cfg)
 	if ((v = env("SHMAR_SMALL_MAX")))
 		cfg->small_max = strcasecmp(v, "auto") == 0 ? SHMAR_SMALL_MAX_AUTO : parse_size(v);
 	cfg->slot_bytes = (v = env("SHMAR_SLOT_BYTES")) ? parse_size(v) : SHMAR_SLOT_DEFAULT;
+	cfg->mem_bytes = (v = env("SHMAR_MEM_BYTES")) ? parse_size(v) : SHMAR_HEAP_DEFAULT;
+	cfg->chunk_bytes = (v = env("SHMAR_CHUNK_BYTES")) ? parse_size(v) : SHMAR_CHUNK_DEFAULT;
 	cfg->isa = (v = env("SHMAR_ISA")) ? parse_isa(v) : SHMAR_ISA_AUTO;
 	cfg->threads = 0;
 	if ((v = env("SHMAR_THREADS"))) {
@@ -153,6 +155,12 @@ static int check_values(const struct shmar_config *c, struct shmar__report *rep)
 	if (c->slot_bytes < SHMAR_SLOT_MIN || c->slot_bytes > SHMAR_SLOT_MAX)
 		return shmar__fail(rep, -EINVAL, "invalid slot_bytes (SHMAR_SLOT_BYTES): %u..%zu", SHMAR_SLOT_MIN,
 			       (size_t)SHMAR_SLOT_MAX);
+	if (c->mem_bytes > SHMAR_HEAP_MAX)
+		return shmar__fail(rep, -EINVAL, "invalid mem_bytes (SHMAR_MEM_BYTES): 0..%zu",
+				   (size_t)SHMAR_HEAP_MAX);
+	if (c->chunk_bytes < SHMAR_CHUNK_MIN || c->chunk_bytes > SHMAR_CHUNK_MAX)
+		return shmar__fail(rep, -EINVAL, "invalid chunk_bytes (SHMAR_CHUNK_BYTES): %u..%zu",
+				   SHMAR_CHUNK_MIN, (size_t)SHMAR_CHUNK_MAX);
 	if (c->isa < SHMAR_ISA_AUTO || c->isa > SHMAR_ISA_AVX512)
 		return shmar__fail(rep, -EINVAL, "invalid isa (SHMAR_ISA): auto, scalar, avx2 or avx512");
 	if (c->threads < 0 || c->threads > SHMAR_MAX_RANKS)
@@ -203,6 +211,8 @@ int shmar__settings_resolve(const struct shmar_config *cfg, struct shmar__settin
 	/* The small algorithm keeps a whole message in one slot. */
 	set->small_max = c.small_max == SHMAR_SMALL_MAX_AUTO ? SHMAR_SMALL_MAX_AUTO
 			 : c.small_max < c.slot_bytes ? c.small_max : c.slot_bytes;
+	set->mem_bytes = c.mem_bytes;
+	set->chunk_bytes = c.chunk_bytes;
 	set->isa = c.isa;
 	set->threads = c.threads;
 	set->io_uring = c.io_uring;

@@ -20,6 +20,8 @@ struct shmar__settings {
 	int64_t spin_us;
 	size_t small_max;                /* SHMAR_SMALL_MAX_AUTO until rank 0 decides */
 	size_t slot_bytes;
+	size_t mem_bytes;
+	size_t chunk_bytes;
 	int isa;
 	int threads;
 	int io_uring;                    /* -1 auto, 0 never, 1 required */

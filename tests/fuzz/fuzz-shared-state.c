@@ -31,9 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(page, data + 4, size - 4 < sizeof(page) ? size - 4 : sizeof(page));
 	if (shmar__segment_header_check(page, mapped, nranks, &l, &small_max) < 0)
 		return 0;
-	/* accepted: every rank's control block and both slots are inside */
+	/* accepted: every rank's control block, slots, stream and heap are inside */
 	assert(l.nranks == nranks && l.total_bytes == mapped);
 	assert(small_max <= l.slot_bytes);
+	assert(l.stream_off >= 2 * l.slot_bytes);
+	assert(l.stream_off + (size_t)SHMAR_STREAM_REGIONS * l.chunk_bytes <= l.heap_off);
+	assert(l.heap_off + l.heap_bytes <= l.region_stride);
 	for (unsigned r = 0; r < nranks; r++) {
 		assert(l.ctl_off + (size_t)(r + 1) * l.ctl_stride <= l.data_off);
 		assert(l.data_off + (size_t)(r + 1) * l.region_stride <= mapped);

@@ -18,13 +18,16 @@ def msg(mtype, status=0, nranks=2, rank=1, pid=100, seg=1 << 20, token=b"", reas
     return head + body + struct.pack("<%dI" % RANKS, *pid_list) + struct.pack("<16Q", *cpu_words)
 
 
-def header(nranks, slot):
+def header(nranks, slot, chunk=8192, heap=16384):
     page = 4096
-    ctl_end = page + nranks * 256
+    ctl_end = page + nranks * 512
     data_off = (ctl_end + page - 1) // page * page
-    total = data_off + nranks * 2 * slot
-    h = struct.pack("<IIIIQQQQQQII", 0x53484d52, 2, nranks, 256, total, page, data_off, slot,
-                    2 * slot, min(65536, slot), 2, 0)
+    stream_off = 2 * slot
+    heap_off = stream_off + 8 * chunk
+    region = heap_off + heap
+    total = data_off + nranks * region
+    h = struct.pack("<IIIIQQQQQQIIQQQQ", 0x53484d52, 3, nranks, 512, total, page, data_off, slot,
+                    region, min(65536, slot), 2, 0, chunk, stream_off, heap_off, heap)
     h = h.ljust(128, b"\0") + struct.pack("<I", 0)  # the abort word
     # the fuzzer's first 4 bytes: nranks - 1, then the mapping size
     pre = bytes([nranks - 1, (total >> 20) & 0xff, (total >> 12) & 0xff, (total >> 4) & 0xff])

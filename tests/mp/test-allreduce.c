@@ -26,10 +26,21 @@ static const size_t counts[] = { 0, 1, 7, 15, 16, 17, 31, 33, 1023, 4097, 65535,
 				 (1u << 20) + 3 };
 #define TEST_SLOT (64 * 1024)
 
+/* Which ranks take their buffers from shmar_mem_alloc (registered). */
+enum reg_mode {
+	REG_NONE,      /* nobody: every rank copies in */
+	REG_ALL,       /* every rank: nobody copies in */
+	REG_SOME,      /* even ranks only */
+	REG_TURNS,     /* changing from call to call, rank by rank */
+};
+
 struct matrix {
 	char name[80];
 	size_t slot_bytes;
 	size_t small_max;          /* SIZE_MAX: default */
+	size_t chunk_bytes;        /* 0: default */
+	int threads;
+	enum reg_mode reg;
 	int first_dtype, last_dtype;
 	size_t max_count;
 	uint64_t *hashes;          /* shared: [combo][rank] */
@@ -44,6 +55,10 @@ static int init_comm(struct shmar_comm **comm, const struct matrix *m, int rank,
 	cfg.slot_bytes = m->slot_bytes;
 	if (m->small_max != SIZE_MAX)
 		cfg.small_max = m->small_max;
+	if (m->chunk_bytes)
+		cfg.chunk_bytes = m->chunk_bytes;
+	cfg.threads = m->threads;
+	cfg.mem_bytes = 64u << 20;
 	return shmar_comm_init(comm, m->name, nranks, rank, &cfg);
 }
 
@@ -108,31 +123,61 @@ static int one_call(struct shmar_comm *comm, const struct matrix *m, int rank, i
 	return 0;
 }
 
+static bool registered_call(const struct matrix *m, int rank, int combo)
+{
+	switch (m->reg) {
+	case REG_ALL: return true;
+	case REG_SOME: return rank % 2 == 0;
+	case REG_TURNS: return (combo / 2 + rank) % 3 != 0;
+	default: return false;
+	}
+}
+
+/* Registered buffers, freed and allocated again between dtypes: reused blocks. */
+static int heap_buffers(struct shmar_comm *comm, size_t bytes, unsigned char **send,
+			unsigned char **recv)
+{
+	if (*send) {
+		TH_CHECK_EQ(shmar_mem_free(comm, *send), 0);
+		TH_CHECK_EQ(shmar_mem_free(comm, *recv), 0);
+	}
+	TH_CHECK_EQ(shmar_mem_alloc(comm, bytes, (void **)send), 0);
+	TH_CHECK_EQ(shmar_mem_alloc(comm, bytes, (void **)recv), 0);
+	TH_CHECK((uintptr_t)*send % 64 == 0 && (uintptr_t)*recv % 64 == 0);
+	return 0;
+}
+
 static int rank_matrix(int rank, int nranks, void *arg)
 {
 	const struct matrix *m = arg;
 	size_t max_bytes = m->max_count * 8 + 4 * PAD;
 	unsigned char *sendmem = malloc(max_bytes), *recvmem = malloc(max_bytes);
+	unsigned char *hsend = NULL, *hrecv = NULL;
 	unsigned char *want = malloc(max_bytes);
 	struct shmar_comm *comm = NULL;
 	int combo = 0, fds = th_count_fds();
 
 	TH_CHECK(sendmem && recvmem && want);
 	TH_CHECK_EQ(init_comm(&comm, m, rank, nranks), 0);
-	for (int dtype = m->first_dtype; dtype <= m->last_dtype; dtype++)
+	for (int dtype = m->first_dtype; dtype <= m->last_dtype; dtype++) {
+		if (m->reg != REG_NONE && heap_buffers(comm, max_bytes, &hsend, &hrecv))
+			return 1;
 		for (int op = SHMAR_SUM; op <= SHMAR_AVG; op++)
 			for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
 				if (counts[c] > m->max_count)
 					continue;
 				for (int place = 0; place < 2; place++, combo++) {
 					unsigned misalign = (unsigned)(combo * 13 + 1) % 64;
+					bool reg = registered_call(m, rank, combo);
 
 					if (one_call(comm, m, rank, nranks, dtype, op, counts[c],
-						     place == 0, misalign, combo, sendmem, recvmem,
+						     place == 0, misalign, combo,
+						     reg ? hsend : sendmem, reg ? hrecv : recvmem,
 						     want))
 						return 1;
 				}
 			}
+	}
 	TH_CHECK_EQ(shmar_comm_destroy(comm), 0);
 	TH_CHECK_EQ(th_count_fds(), fds);
 	free(sendmem);
@@ -211,6 +256,63 @@ static void test_algorithms_agree(void **state)
 		assert_true(m[2]->hashes[(size_t)c * SHMAR_MAX_RANKS] ==
 			    m[0]->hashes[(size_t)c * SHMAR_MAX_RANKS]);
 	}
+}
+
+/*
+ * Registered send buffers (read in place by the peers) on every rank, on
+ * some, and changing from call to call; helper threads 1, 2, 3 and 8; and
+ * sub-chunks from one page to four times the default: the bits of the
+ * plain run, on every rank.
+ */
+static void compare_with_plain(struct matrix *v, int nranks, size_t max_count)
+{
+	struct matrix *plain = new_matrix("plain", SHMAR_FLOAT32, SHMAR_FLOAT16, max_count);
+
+	assert_int_equal(th_run_ranks(nranks, rank_matrix, plain, 900, NULL), 0);
+	assert_int_equal(th_run_ranks(nranks, rank_matrix, v, 900, NULL), 0);
+	assert_same_everywhere(v, nranks);
+	for (int c = 0; c < plain->combos; c++)
+		assert_true(v->hashes[(size_t)c * SHMAR_MAX_RANKS] ==
+			    plain->hashes[(size_t)c * SHMAR_MAX_RANKS]);
+}
+
+static struct matrix *variant(const char *what, enum reg_mode reg, int threads, size_t chunk,
+			      size_t max_count)
+{
+	struct matrix *m = new_matrix(what, SHMAR_FLOAT32, SHMAR_FLOAT16, max_count);
+
+	m->reg = reg;
+	m->threads = threads;
+	m->chunk_bytes = chunk;
+	return m;
+}
+
+static void test_registered(void **state)
+{
+	(void)state;
+	compare_with_plain(variant("regall", REG_ALL, 0, 0, BIG), 2, BIG);
+	compare_with_plain(variant("regsome", REG_SOME, 0, 0, 65535), 3, 65535);
+	compare_with_plain(variant("regturns", REG_TURNS, 0, 4096, 65535), 4, 65535);
+}
+
+static void test_threads(void **state)
+{
+	static const int threads[] = { 1, 2, 3, 8 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++)
+		compare_with_plain(variant("threads", i % 2 ? REG_SOME : REG_NONE, threads[i],
+					   (size_t)256 << 10, BIG), 2, BIG);
+	compare_with_plain(variant("threads3", REG_TURNS, 2, 0, 65535), 3, 65535);
+}
+
+static void test_chunks(void **state)
+{
+	static const size_t chunks[] = { 4096, 12288, 256 << 10 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
+		compare_with_plain(variant("chunks", REG_NONE, 0, chunks[i], 65535), 3, 65535);
 }
 
 /* Each forced kernel gives the bits of the scalar one (through the whole stack). */
@@ -361,6 +463,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_matrix_8, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_algorithms_agree, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_isas_agree, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_registered, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_threads, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_chunks, th_setup, th_teardown),
 	};
 
 	th_seed((uint64_t)getpid());

@@ -42,27 +42,39 @@ int __wrap_memfd_create(const char *name, unsigned int flags)
 	return __real_memfd_create(name, flags);
 }
 
+static int layout(unsigned n, size_t slot, size_t chunk, size_t heap, struct shmar__layout *l)
+{
+	return shmar__layout_compute(&(struct shmar__geometry){ n, slot, chunk, heap }, l);
+}
+
 static void test_layout(void **state)
 {
 	struct shmar__layout l;
 
 	(void)state;
-	assert_int_equal(shmar__layout_compute(0, 1 << 20, &l), -EINVAL);
-	assert_int_equal(shmar__layout_compute(257, 1 << 20, &l), -EINVAL);
-	assert_int_equal(shmar__layout_compute(2, 100, &l), -EINVAL);
-	assert_int_equal(shmar__layout_compute(2, SHMAR_SLOT_MAX + 1, &l), -EINVAL);
+	assert_int_equal(layout(0, 1 << 20, 65536, 0, &l), -EINVAL);
+	assert_int_equal(layout(257, 1 << 20, 65536, 0, &l), -EINVAL);
+	assert_int_equal(layout(2, 100, 65536, 0, &l), -EINVAL);
+	assert_int_equal(layout(2, SHMAR_SLOT_MAX + 1, 65536, 0, &l), -EINVAL);
+	assert_int_equal(layout(2, 8192, 100, 0, &l), -EINVAL);
+	assert_int_equal(layout(2, 8192, SHMAR_CHUNK_MAX + 1, 0, &l), -EINVAL);
+	assert_int_equal(layout(2, 8192, 8192, SHMAR_HEAP_MAX + 1, &l), -EINVAL);
 	for (unsigned n = 1; n <= 256; n = n * 2 + 1) {
-		assert_int_equal(shmar__layout_compute(n, 5000, &l), 0);
+		assert_int_equal(layout(n, 5000, 5000, 10000, &l), 0);
 		assert_int_equal(l.slot_bytes, 8192); /* whole pages */
+		assert_int_equal(l.chunk_bytes, 8192);
+		assert_int_equal(l.heap_bytes, 12288);
 		assert_int_equal(l.ctl_off, 4096);
 		assert_int_equal(l.ctl_stride % 128, 0);
 		assert_int_equal(l.data_off % 4096, 0);
 		assert_true(l.data_off >= l.ctl_off + n * l.ctl_stride);
-		assert_int_equal(l.region_stride, 2 * l.slot_bytes);
+		assert_int_equal(l.stream_off, 2 * l.slot_bytes);
+		assert_int_equal(l.heap_off, l.stream_off + SHMAR_STREAM_REGIONS * l.chunk_bytes);
+		assert_int_equal(l.region_stride, l.heap_off + l.heap_bytes);
 		assert_int_equal(l.total_bytes, l.data_off + n * l.region_stride);
 	}
 	/* the largest job still fits a size_t and an off_t */
-	assert_int_equal(shmar__layout_compute(256, SHMAR_SLOT_MAX, &l), 0);
+	assert_int_equal(layout(256, SHMAR_SLOT_MAX, SHMAR_CHUNK_MAX, SHMAR_HEAP_MAX, &l), 0);
 	assert_true(l.total_bytes > (size_t)256 * 2 * SHMAR_SLOT_MAX);
 }
 
@@ -72,13 +84,17 @@ static void test_hot_words_on_own_lines(void **state)
 	assert_int_equal(offsetof(struct shmar__ctl, post) % 128, 0);
 	assert_int_equal(offsetof(struct shmar__ctl, sleepers) % 128, 0);
 	assert_int_equal(offsetof(struct shmar__ctl, state) % 64, 0);
+	assert_int_equal(offsetof(struct shmar__ctl, stream) % 128, 0);
+	assert_int_equal(offsetof(struct shmar__ctl, stream_sleepers) % 128, 0);
+	assert_int_equal(offsetof(struct shmar__ctl, stream_sleepers) - offsetof(struct shmar__ctl, stream),
+			 128);
 	assert_int_equal(offsetof(struct shmar__seg_header, abort_word) % 128, 0);
 	assert_true(offsetof(struct shmar__ctl, desc) + sizeof(struct shmar__desc) * 2 <= 64);
 }
 
 static int make(struct shmar__layout *l, unsigned n)
 {
-	assert_int_equal(shmar__layout_compute(n, 8192, l), 0);
+	assert_int_equal(layout(n, 8192, 8192, 3 * 4096, l), 0);
 	return shmar__segment_create("unit", l);
 }
 
@@ -197,12 +213,19 @@ static void test_header_check(void **state)
 	CORRUPT(slot_bytes, 4096);
 	CORRUPT(region_stride, 1);
 	CORRUPT(small_max, 1ull << 40);
+	CORRUPT(chunk_bytes, 4096 * 3);
+	CORRUPT(chunk_bytes, 1ull << 50);
+	CORRUPT(stream_off, 0);
+	CORRUPT(heap_off, 4096);
+	CORRUPT(heap_bytes, 4096);
+	CORRUPT(heap_bytes, 1ull << 60);
 #undef CORRUPT
 	assert_int_equal(shmar__segment_header_check(base, l.total_bytes, 4, &got, &small_max), 0);
 	shmar__segment_unmap(base, l.total_bytes);
 }
 
-/* Touching the own region, then the peers', leaves every page present. */
+/* Touching the own region, then the peers', leaves every page of the slots
+ * and the stream present, and no page of the heaps (touched per allocation). */
 static void test_touch(void **state)
 {
 	struct shmar__layout l;
@@ -214,14 +237,20 @@ static void test_touch(void **state)
 	fd = make(&l, 2);
 	assert_int_equal(shmar__segment_map(fd, l.total_bytes, &base), 0);
 	close(fd);
+	assert_true(l.region_stride / 4096 <= sizeof(vec));
 	assert_int_equal(shmar__segment_touch_own(base, &l, 1), 0);
-	assert_int_equal(mincore(shmar__seg_slot(base, &l, 1, 0), l.region_stride, vec), 0);
+	assert_int_equal(mincore(shmar__seg_region(base, &l, 1), l.region_stride, vec), 0);
 	for (size_t i = 0; i < l.region_stride / 4096; i++)
-		assert_true(vec[i] & 1);
+		assert_int_equal(vec[i] & 1, i < l.heap_off / 4096);
 	shmar__segment_prefault_peers(base, &l, 1);
-	assert_int_equal(mincore(shmar__seg_slot(base, &l, 0, 0), l.region_stride, vec), 0);
+	assert_int_equal(mincore(shmar__seg_region(base, &l, 0), l.region_stride, vec), 0);
 	for (size_t i = 0; i < l.region_stride / 4096; i++)
-		assert_true(vec[i] & 1);
+		assert_int_equal(vec[i] & 1, i < l.heap_off / 4096);
+	shmar__segment_touch(shmar__seg_heap(base, &l, 0) + 4096, 4096);
+	assert_int_equal(mincore(shmar__seg_heap(base, &l, 0), l.heap_bytes, vec), 0);
+	assert_int_equal(vec[0] & 1, 0);
+	assert_int_equal(vec[1] & 1, 1);
+	assert_int_equal(vec[2] & 1, 0);
 	shmar__segment_unmap(base, l.total_bytes);
 }
 
