@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench-kernels.c - throughput of the reduce kernels (and of the large-copy
+ * routine, where the library has one), for tuning, not a test: built with
+ * `make check` but never run by it.
+ *
+ * The machine is shared, so what counts are ratios taken in the same run:
+ * for every (ISA, sources, size, cache state) the dtypes are timed round
+ * robin, one repetition each in turn, and each is reported against fp32.
+ * Sizes are bytes per source, so dtypes are compared at equal bytes.
+ * GB/s counts the bytes moved: nsrc sources read and one output written.
+ *
+ *   bench-kernels [-r REPS] [-i ISA,...] [-d DTYPE,...] [-o OP] [-n N,...]
+ *                 [-s BYTES,...] [-m hot|cold|both]
+ *
+ * hot: the same buffers over and over (in cache when they fit); cold: every
+ * line of the buffers flushed before each timed call (out of cache).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include "kernels/kernels.h"
+
+#define MAX_LIST 16
+#define MAX_REPS 101
+
+struct list {
+	size_t v[MAX_LIST];
+	unsigned n;
+};
+
+struct options {
+	unsigned reps;
+	struct list isas, dtypes, nsrcs, sizes;
+	int op;
+	int hot, cold;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(uint64_t *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return n % 2 ? (double)v[n / 2] : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2;
+}
+
+/* Push every line of [p, p + n) out to memory. */
+static void flush(const void *p, size_t n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	for (size_t off = 0; off < n; off += 64)
+		_mm_clflush((const char *)p + off);
+	_mm_mfence();
+#else
+	/* elsewhere: overwrite a buffer far larger than any last-level cache */
+	static char *sweep;
+	static const size_t sweep_bytes = 256u << 20;
+
+	(void)p;
+	(void)n;
+	if (!sweep && !(sweep = malloc(sweep_bytes)))
+		return;
+	memset(sweep, (int)n, sweep_bytes);
+#endif
+}
+
+/* Names to numbers: "fp32" -> SHMAR_FLOAT32 and so on. */
+static int parse_name(const char *s, const char *(*name_of)(int), int lo, int hi)
+{
+	for (int v = lo; v <= hi; v++)
+		if (!strcmp(s, name_of(v)))
+			return v;
+	return -1;
+}
+
+static size_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	default: break;
+	}
+	return *end ? 0 : (size_t)v;
+}
+
+static int parse_list(struct list *l, char *arg, const char *(*name_of)(int), int lo, int hi)
+{
+	l->n = 0;
+	for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
+		long v = name_of ? parse_name(tok, name_of, lo, hi) : (long)parse_size(tok);
+
+		if (name_of ? v < 0 : v <= 0)
+			return -EINVAL;
+		if (l->n == MAX_LIST)
+			return -E2BIG;
+		l->v[l->n++] = (size_t)v;
+	}
+	return l->n ? 0 : -EINVAL;
+}
+
+static void list_set(struct list *l, const size_t *v, unsigned n)
+{
+	memcpy(l->v, v, n * sizeof(*v));
+	l->n = n;
+}
+
+static int parse_options(struct options *o, int argc, char **argv)
+{
+	static const size_t dtypes[] = { SHMAR_FLOAT32, SHMAR_BFLOAT16, SHMAR_FLOAT16, SHMAR_FLOAT64,
+					 SHMAR_INT32, SHMAR_INT64, SHMAR_UINT8 };
+	static const size_t nsrcs[] = { 2, 4, 8 };
+	static const size_t sizes[] = { 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20 };
+	int c, err = 0;
+
+	o->reps = 15;
+	o->op = SHMAR_SUM;
+	o->hot = o->cold = 1;
+	o->isas.n = 0;
+	for (int isa = SHMAR_ISA_SCALAR; isa <= SHMAR_ISA_AVX512; isa++)
+		if (shmar__isa_supported(isa))
+			o->isas.v[o->isas.n++] = (size_t)isa;
+	list_set(&o->dtypes, dtypes, sizeof(dtypes) / sizeof(dtypes[0]));
+	list_set(&o->nsrcs, nsrcs, sizeof(nsrcs) / sizeof(nsrcs[0]));
+	list_set(&o->sizes, sizes, sizeof(sizes) / sizeof(sizes[0]));
+	while (!err && (c = getopt(argc, argv, "r:i:d:o:n:s:m:")) != -1) {
+		switch (c) {
+		case 'r':
+			o->reps = (unsigned)atoi(optarg);
+			err = o->reps < 1 || o->reps > MAX_REPS ? -EINVAL : 0;
+			break;
+		case 'i': err = parse_list(&o->isas, optarg, shmar__isa_name, SHMAR_ISA_SCALAR, SHMAR_ISA_AVX512); break;
+		case 'd': err = parse_list(&o->dtypes, optarg, shmar__dtype_name, 0, SHMAR_NDTYPES - 1); break;
+		case 'n': err = parse_list(&o->nsrcs, optarg, NULL, 0, 0); break;
+		case 's': err = parse_list(&o->sizes, optarg, NULL, 0, 0); break;
+		case 'o':
+			o->op = parse_name(optarg, shmar__op_name, 0, SHMAR_NOPS - 1);
+			err = o->op < 0 ? -EINVAL : 0;
+			break;
+		case 'm':
+			o->hot = strcmp(optarg, "cold") != 0;
+			o->cold = strcmp(optarg, "hot") != 0;
+			break;
+		default: err = -EINVAL; break;
+		}
+	}
+	for (unsigned i = 0; !err && i < o->nsrcs.n; i++)
+		if (o->nsrcs.v[i] > SHMAR_MAX_RANKS)
+			err = -EINVAL;
+	return err;
+}
+
+/* Sources and output, every byte written once so no page is left untouched. */
+struct buffers {
+	unsigned char *src[SHMAR_MAX_RANKS];
+	unsigned char *dst;
+	size_t bytes;
+	unsigned nsrc;
+};
+
+static int buffers_alloc(struct buffers *b, unsigned nsrc, size_t bytes)
+{
+	b->nsrc = nsrc;
+	b->bytes = bytes;
+	b->dst = aligned_alloc(64, bytes);
+	if (!b->dst)
+		return -ENOMEM;
+	memset(b->dst, 0, bytes);
+	for (unsigned s = 0; s < nsrc; s++) {
+		if (!(b->src[s] = aligned_alloc(64, bytes)))
+			return -ENOMEM;
+		/* small positive values in every dtype: no NaN, Inf or overflow */
+		for (size_t i = 0; i < bytes; i++)
+			b->src[s][i] = (unsigned char)((i * 7 + s) % 61 + 1) & 0x3f;
+	}
+	return 0;
+}
+
+static void buffers_free(struct buffers *b)
+{
+	for (unsigned s = 0; s < b->nsrc; s++)
+		free(b->src[s]);
+	free(b->dst);
+}
+
+static void buffers_flush(const struct buffers *b)
+{
+	for (unsigned s = 0; s < b->nsrc; s++)
+		flush(b->src[s], b->bytes);
+	flush(b->dst, b->bytes);
+}
+
+/* Calls per hot repetition: enough for about 200 us of work at 20 GB/s. */
+static unsigned calls_per_rep(const struct buffers *b)
+{
+	size_t moved = (b->nsrc + 1) * b->bytes, per_rep = 4u << 20;
+
+	return moved >= per_rep ? 1 : (unsigned)(per_rep / moved);
+}
+
+/* Nanoseconds of one call of fn, one repetition. */
+static uint64_t time_once(shmar__reduce_fn fn, const struct buffers *b, size_t count, int cold)
+{
+	unsigned calls = cold ? 1 : calls_per_rep(b);
+	uint64_t t0;
+
+	if (cold)
+		buffers_flush(b);
+	t0 = now_ns();
+	for (unsigned c = 0; c < calls; c++)
+		fn(b->dst, (const void *const *)b->src, b->nsrc, count);
+	return (now_ns() - t0) / calls;
+}
+
+static void bench_point(const struct options *o, const struct shmar__kernels *k,
+			const struct buffers *b, int cold)
+{
+	static uint64_t ns[SHMAR_NDTYPES][MAX_REPS];
+	double med[SHMAR_NDTYPES] = { 0 };
+
+	/* one untimed call each, then repetitions round robin over the dtypes */
+	for (unsigned d = 0; d < o->dtypes.n; d++)
+		k->reduce[o->dtypes.v[d]][o->op](b->dst, (const void *const *)b->src, b->nsrc,
+						 b->bytes / shmar__dtype_size((int)o->dtypes.v[d]));
+	for (unsigned r = 0; r < o->reps; r++)
+		for (unsigned d = 0; d < o->dtypes.n; d++) {
+			int dt = (int)o->dtypes.v[d];
+
+			ns[d][r] = time_once(k->reduce[dt][o->op], b, b->bytes / shmar__dtype_size(dt), cold);
+		}
+	for (unsigned d = 0; d < o->dtypes.n; d++)
+		med[d] = median(ns[d], o->reps);
+	for (unsigned d = 0; d < o->dtypes.n; d++) {
+		int dt = (int)o->dtypes.v[d];
+		double gbs = (double)((b->nsrc + 1) * b->bytes) / med[d];
+
+		printf("%-7s %-5s %-4s %3u %9zu %-4s %12.0f %7.2f", k->name, shmar__dtype_name(dt),
+		       shmar__op_name(o->op), b->nsrc, b->bytes, cold ? "cold" : "hot", med[d], gbs);
+		if (o->dtypes.v[0] == SHMAR_FLOAT32)
+			printf(" %6.2f", med[d] / med[0]);
+		printf("\n");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+
+	if (parse_options(&o, argc, argv)) {
+		fprintf(stderr, "usage: %s [-r REPS] [-i ISA,...] [-d DTYPE,...] [-o OP] [-n N,...] "
+				"[-s BYTES,...] [-m hot|cold|both]\n", argv[0]);
+		return 2;
+	}
+	printf("# isa   dtype op  nsrc     bytes mode    median_ns    GB/s  x_fp32\n");
+	for (unsigned n = 0; n < o.nsrcs.n; n++)
+		for (unsigned s = 0; s < o.sizes.n; s++) {
+			struct buffers b;
+
+			if (buffers_alloc(&b, (unsigned)o.nsrcs.v[n], o.sizes.v[s])) {
+				fprintf(stderr, "out of memory\n");
+				return 1;
+			}
+			for (unsigned i = 0; i < o.isas.n; i++) {
+				const struct shmar__kernels *k;
+
+				if (shmar__kernels_select((int)o.isas.v[i], &k)) {
+					fprintf(stderr, "%s: not on this CPU\n",
+						shmar__isa_name((int)o.isas.v[i]));
+					return 1;
+				}
+				for (int cold = 0; cold < 2; cold++)
+					if (cold ? o.cold : o.hot)
+						bench_point(&o, k, &b, cold);
+			}
+			buffers_free(&b);
+			fflush(stdout);
+		}
+	return 0;
+}
