@@ -32,7 +32,7 @@ struct shmar__kernels {
 	shmar__reduce_fn reduce[SHMAR_NDTYPES][SHMAR_NOPS];
 };
 
-/* The kernel tables; the vector ones exist only in builds with x86-64 support. */
+/* The kernel tables; the vector ones exist only in builds for x86 (HAVE_X86_KERNELS). */
 extern const struct shmar__kernels shmar__kernels_scalar;
 extern const struct shmar__kernels shmar__kernels_avx2;
 extern const struct shmar__kernels shmar__kernels_avx512;

@@ -252,6 +252,12 @@ static void test_dispatch(void **state)
 			for (int o = 0; o < SHMAR_NOPS; o++)
 				assert_non_null(k->reduce[d][o]);
 	}
+#if !HAVE_X86_KERNELS
+	/* a build without the x86 kernels has only the scalar table */
+	assert_int_equal(shmar__kernels_select(SHMAR_ISA_AVX2, &k), -ENOTSUP);
+	assert_int_equal(shmar__kernels_select(SHMAR_ISA_AVX512, &k), -ENOTSUP);
+	assert_int_equal(best, SHMAR_ISA_SCALAR);
+#endif
 }
 
 int main(void)
