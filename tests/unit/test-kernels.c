@@ -6,8 +6,12 @@
  * +-Inf, -0, subnormals, rounding ties, overflow), source counts 1..256,
  * misaligned buffers, in place, with canaries around the output.
  *
+ * Every dtype also at the count boundaries of the vector code (one and two
+ * vectors of 32 and of 64 bytes, and one element either side), NaN at every
+ * lane, and the AVG divisions at their edges.
+ *
  * Built once per ISA: TEST_ISA is 1 (scalar, always runs, with the dispatch
- * and conversion tests), 2 (AVX2) or 3 (AVX-512); an ISA binary exits 77
+ * and numerics tests), 2 (AVX2) or 3 (AVX-512); an ISA binary exits 77
  * (skip) on a CPU that lacks its ISA.
  */
 #include <stdarg.h>
@@ -218,6 +222,151 @@ static void test_f16_conversions(void **state)
 	}
 }
 
+/*
+ * Around every count where the vector code changes course, for 32- and
+ * 64-byte vectors: m whole vectors (m = 1..4: the two-vector blocks, the
+ * single vector after them, the scalar tail) and one element either side.
+ */
+static void check_boundaries(int isa)
+{
+	static const unsigned boundary_nsrcs[] = { 1, 2, 3, 8 };
+	const struct shmar__kernels *k = kernels_of(isa);
+	unsigned misalign = 5;
+
+	assert_non_null(k);
+	for (int dtype = 0; dtype < SHMAR_NDTYPES; dtype++) {
+		size_t es = ref_dtype_size(dtype);
+
+		for (size_t vb = 32; vb <= 64; vb *= 2)
+			for (size_t m = 1; m <= 4; m++)
+				for (size_t c = m * (vb / es) - 1; c <= m * (vb / es) + 1; c++)
+					for (int op = 0; op < SHMAR_NOPS; op++)
+						for (size_t n = 0; n < 4; n++) {
+							misalign = (misalign + 11) % 64;
+							check_one(k, dtype, op, boundary_nsrcs[n], c, misalign,
+								  (uint64_t)(dtype * 7919 + (int)c * 31 + op * 3 + (int)n));
+						}
+	}
+}
+
+static void test_boundaries(void **state) { (void)state; check_boundaries(TEST_ISA); }
+
+/*
+ * A NaN (with a payload) at every position of an otherwise finite input: each
+ * lane of each vector and of the tail sees one, for every float dtype.
+ */
+static void test_nan_every_lane(void **state)
+{
+	enum { COUNT = 3 * 32 + 5 };
+	static const uint64_t nan_of[] = { [SHMAR_FLOAT32] = 0x7f800123, [SHMAR_BFLOAT16] = 0xff81,
+					   [SHMAR_FLOAT16] = 0x7c05, [SHMAR_FLOAT64] = 0xfff0000000000abcull };
+	static const int float_dtypes[] = { SHMAR_FLOAT32, SHMAR_BFLOAT16, SHMAR_FLOAT16, SHMAR_FLOAT64 };
+	const struct shmar__kernels *k = kernels_of(TEST_ISA);
+	unsigned char a[COUNT * 8], b[COUNT * 8], out[COUNT * 8], want[COUNT * 8];
+	const void *srcs[2] = { a, b };
+
+	(void)state;
+	assert_non_null(k);
+	for (size_t d = 0; d < 4; d++) {
+		int dtype = float_dtypes[d];
+		size_t es = ref_dtype_size(dtype);
+
+		for (int op = 0; op < SHMAR_NOPS; op++)
+			for (size_t pos = 0; pos < COUNT; pos++) {
+				/* small finite values, then the NaN in a or in b */
+				for (size_t i = 0; i < COUNT; i++) {
+					uint64_t x = 0x3c00 + i % 7, y = 0x3800 + i % 5;
+
+					if (dtype == SHMAR_FLOAT32 || dtype == SHMAR_BFLOAT16)
+						x = 0x3f80 + i % 7, y = 0x3f00 + i % 5;
+					if (dtype == SHMAR_FLOAT32)
+						x <<= 16, y <<= 16;
+					if (dtype == SHMAR_FLOAT64)
+						x = 0x3ff0000000000000ull + (i % 7 << 44), y = 0x3fe0000000000000ull;
+					memcpy(a + i * es, &x, es);
+					memcpy(b + i * es, &y, es);
+				}
+				memcpy((pos % 2 ? b : a) + pos * es, &nan_of[dtype], es);
+				ref_reduce(want, srcs, 2, COUNT, dtype, op);
+				k->reduce[dtype][op](out, srcs, 2, COUNT);
+				if (memcmp(out, want, COUNT * es))
+					fail_msg("%s %s %s: NaN at %zu", k->name, ref_dtype_name(dtype),
+						 ref_op_name(op), pos);
+			}
+	}
+}
+
+/* One source holds the sum wanted, the others zero: AVG of nsrc divides it. */
+static void run_avg(const struct shmar__kernels *k, int dtype, unsigned nsrc, const void *sums,
+		    size_t count, void *out)
+{
+	static unsigned char zeros[512 * 8];
+	const void *srcs[SHMAR_MAX_RANKS];
+
+	assert_true(count * ref_dtype_size(dtype) <= sizeof(zeros));
+	srcs[0] = sums;
+	for (unsigned s = 1; s < nsrc; s++)
+		srcs[s] = zeros;
+	k->reduce[dtype][SHMAR_AVG](out, srcs, nsrc, count);
+}
+
+/* uint8 AVG: every sum 0..255 over every source count 1..256. */
+static void test_avg_u8_every_divisor(void **state)
+{
+	const struct shmar__kernels *k = kernels_of(TEST_ISA);
+	uint8_t sums[300], out[300];
+
+	(void)state;
+	assert_non_null(k);
+	for (size_t i = 0; i < sizeof(sums); i++)
+		sums[i] = (uint8_t)(i * 167); /* 167 is odd: every residue in each 256 */
+	for (unsigned n = 1; n <= SHMAR_MAX_RANKS; n++) {
+		run_avg(k, SHMAR_UINT8, n, sums, sizeof(sums), out);
+		for (size_t i = 0; i < sizeof(sums); i++)
+			if (out[i] != sums[i] / n)
+				fail_msg("%s uint8 avg of %u over %u: %u", k->name, sums[i], n, out[i]);
+	}
+}
+
+/* int32 and int64 AVG where truncation could go wrong: extremes, exact
+ * multiples of n and their neighbours, both signs. */
+static void test_avg_int_edges(void **state)
+{
+	static const unsigned divisors[] = { 1, 2, 3, 5, 7, 8, 100, 255, 256 };
+	const struct shmar__kernels *k = kernels_of(TEST_ISA);
+	int32_t s32[64], o32[64];
+	int64_t s64[64], o64[64];
+
+	(void)state;
+	assert_non_null(k);
+	for (size_t d = 0; d < sizeof(divisors) / sizeof(divisors[0]); d++) {
+		unsigned n = divisors[d];
+		int64_t big32 = INT32_MAX / n * n, big64 = INT64_MAX / n * n;
+		int64_t base32[] = { INT32_MIN, INT32_MIN + 1, INT32_MAX, INT32_MAX - 1, 0, 1, -1,
+				     n, -(int64_t)n, n - 1, 1 - (int64_t)n, n + 1, -(int64_t)n - 1,
+				     big32, big32 - 1, -big32, 1 - big32, -big32 - 1 };
+		int64_t base64[] = { INT64_MIN, INT64_MIN + 1, INT64_MAX, INT64_MAX - 1, 0, 1, -1,
+				     n, -(int64_t)n, n - 1, 1 - (int64_t)n, big64, big64 - 1,
+				     -big64, 1 - big64, -big64 - 1 };
+		size_t n32 = sizeof(base32) / sizeof(base32[0]), n64 = sizeof(base64) / sizeof(base64[0]);
+
+		/* each value at several lanes: 64 elements cover vectors and tail */
+		for (size_t i = 0; i < 64; i++) {
+			s32[i] = (int32_t)base32[i % n32];
+			s64[i] = base64[i % n64];
+		}
+		run_avg(k, SHMAR_INT32, n, s32, 64, o32);
+		run_avg(k, SHMAR_INT64, n, s64, 64, o64);
+		for (size_t i = 0; i < 64; i++) {
+			if (o32[i] != (int32_t)((int64_t)s32[i] / (int64_t)n))
+				fail_msg("%s int32 avg of %d over %u: %d", k->name, s32[i], n, o32[i]);
+			if (o64[i] != s64[i] / (int64_t)n)
+				fail_msg("%s int64 avg of %lld over %u: %lld", k->name, (long long)s64[i],
+					 n, (long long)o64[i]);
+		}
+	}
+}
+
 static void test_dispatch(void **state)
 {
 	const struct shmar__kernels *k = NULL;
@@ -266,11 +415,19 @@ int main(void)
 		cmocka_unit_test(test_dispatch),
 		cmocka_unit_test(test_f16_conversions),
 		cmocka_unit_test(test_named_cases),
+		cmocka_unit_test(test_nan_every_lane),
+		cmocka_unit_test(test_avg_u8_every_divisor),
+		cmocka_unit_test(test_avg_int_edges),
 		cmocka_unit_test(test_kernels),
+		cmocka_unit_test(test_boundaries),
 	};
 	const struct CMUnitTest isa_tests[] = {
 		cmocka_unit_test(test_named_cases),
+		cmocka_unit_test(test_nan_every_lane),
+		cmocka_unit_test(test_avg_u8_every_divisor),
+		cmocka_unit_test(test_avg_int_edges),
 		cmocka_unit_test(test_kernels),
+		cmocka_unit_test(test_boundaries),
 	};
 
 	if (TEST_ISA == SHMAR_ISA_SCALAR)
