@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench-kernels.c - throughput of the reduce kernels (and of the large-copy
- * routine, where the library has one), for tuning, not a test: built with
- * `make check` but never run by it.
+ * bench-kernels.c - throughput of the reduce kernels and conversions, for
+ * tuning, not a test: built with `make check` but never run by it.
  *
  * The machine is shared, so what counts are ratios taken in the same run:
  * for every (ISA, sources, size, cache state) the dtypes are timed round
@@ -12,9 +11,12 @@
  *
  *   bench-kernels [-r REPS] [-i ISA,...] [-d DTYPE,...] [-o OP] [-n N,...]
  *                 [-s BYTES,...] [-m hot|cold|both]
+ *   bench-kernels -v [-r REPS] [-i ISA,...] [-s BYTES,...] [-m hot|cold|both]
  *
  * hot: the same buffers over and over (in cache when they fit); cold: every
  * line of the buffers flushed before each timed call (out of cache).
+ * -v times the fp32 <-> bf16/fp16 conversions of each ISA's table instead
+ * (BYTES of fp32 each), against the first ISA's; GB/s counts both arrays.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -43,6 +45,7 @@ struct options {
 	struct list isas, dtypes, nsrcs, sizes;
 	int op;
 	int hot, cold;
+	int convert;
 };
 
 static uint64_t now_ns(void)
@@ -140,6 +143,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 	o->reps = 15;
 	o->op = SHMAR_SUM;
 	o->hot = o->cold = 1;
+	o->convert = 0;
 	o->isas.n = 0;
 	for (int isa = SHMAR_ISA_SCALAR; isa <= SHMAR_ISA_AVX512; isa++)
 		if (shmar__isa_supported(isa))
@@ -147,8 +151,11 @@ static int parse_options(struct options *o, int argc, char **argv)
 	list_set(&o->dtypes, dtypes, sizeof(dtypes) / sizeof(dtypes[0]));
 	list_set(&o->nsrcs, nsrcs, sizeof(nsrcs) / sizeof(nsrcs[0]));
 	list_set(&o->sizes, sizes, sizeof(sizes) / sizeof(sizes[0]));
-	while (!err && (c = getopt(argc, argv, "r:i:d:o:n:s:m:")) != -1) {
+	while (!err && (c = getopt(argc, argv, "vr:i:d:o:n:s:m:")) != -1) {
 		switch (c) {
+		case 'v':
+			o->convert = 1;
+			break;
 		case 'r':
 			o->reps = (unsigned)atoi(optarg);
 			err = o->reps < 1 || o->reps > MAX_REPS ? -EINVAL : 0;
@@ -266,15 +273,84 @@ static void bench_point(const struct options *o, const struct shmar__kernels *k,
 	}
 }
 
+/* ------------------------------------------------------------ conversions */
+
+static shmar__convert_fn conversion(const struct shmar__kernels *k, int c)
+{
+	switch (c) {
+	case 0: return k->f32_to_bf16;
+	case 1: return k->bf16_to_f32;
+	case 2: return k->f32_to_f16;
+	default: return k->f16_to_f32;
+	}
+}
+
+static int bench_conversions(const struct options *o)
+{
+	static const char *const names[] = { "f32>bf16", "bf16>f32", "f32>f16", "f16>f32" };
+	static uint64_t ns[MAX_LIST][MAX_REPS];
+	const struct shmar__kernels *k[MAX_LIST];
+
+	for (unsigned i = 0; i < o->isas.n; i++)
+		if (shmar__kernels_select((int)o->isas.v[i], &k[i]))
+			return 1;
+	printf("# conv   isa           bytes mode    median_ns    GB/s  x_first\n");
+	for (unsigned z = 0; z < o->sizes.n; z++) {
+		size_t count = o->sizes.v[z] / 4;
+		struct buffers b;
+
+		if (buffers_alloc(&b, 1, count * 4))
+			return 1;
+		for (int c = 0; c < 4; c++)
+			for (int cold = 0; cold < 2; cold++) {
+				/* fp32 in (narrowing) or 16 bits in (widening) */
+				int widen = c % 2;
+				void *dst = widen ? b.dst : b.src[0];
+				const void *src = widen ? b.src[0] : b.dst;
+
+				if (!(cold ? o->cold : o->hot))
+					continue;
+				for (unsigned r = 0; r < o->reps; r++)
+					for (unsigned i = 0; i < o->isas.n; i++) {
+						unsigned calls = cold ? 1 : calls_per_rep(&b);
+						uint64_t t0;
+
+						if (cold)
+							buffers_flush(&b);
+						else
+							conversion(k[i], c)(dst, src, count);
+						t0 = now_ns();
+						for (unsigned n = 0; n < calls; n++)
+							conversion(k[i], c)(dst, src, count);
+						ns[i][r] = (now_ns() - t0) / calls;
+					}
+				for (unsigned i = 0; i < o->isas.n; i++) {
+					double med = median(ns[i], o->reps), first = i ? median(ns[0], o->reps) : med;
+
+					printf("%-8s %-7s %9zu %-4s %12.0f %7.2f %6.2f\n", names[c], k[i]->name,
+					       count * 4, cold ? "cold" : "hot", med, 6.0 * (double)count / med,
+					       med / first);
+				}
+			}
+		buffers_free(&b);
+		fflush(stdout);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 
 	if (parse_options(&o, argc, argv)) {
 		fprintf(stderr, "usage: %s [-r REPS] [-i ISA,...] [-d DTYPE,...] [-o OP] [-n N,...] "
-				"[-s BYTES,...] [-m hot|cold|both]\n", argv[0]);
+				"[-s BYTES,...] [-m hot|cold|both]\n"
+				"       %s -v [-r REPS] [-i ISA,...] [-s BYTES,...] [-m hot|cold|both]\n",
+			argv[0], argv[0]);
 		return 2;
 	}
+	if (o.convert)
+		return bench_conversions(&o);
 	printf("# isa   dtype op  nsrc     bytes mode    median_ns    GB/s  x_fp32\n");
 	for (unsigned n = 0; n < o.nsrcs.n; n++)
 		for (unsigned s = 0; s < o.sizes.n; s++) {

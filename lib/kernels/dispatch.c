@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "kernels/kernels.h"
 
@@ -64,6 +65,20 @@ int shmar__kernels_select(int isa, const struct shmar__kernels **out)
 		return -ENOTSUP;
 	*out = by_isa[isa];
 	return 0;
+}
+
+const struct shmar__kernels *shmar__kernels_best(void)
+{
+	/* every thread that races here stores the same pointer */
+	static const struct shmar__kernels *best;
+	const struct shmar__kernels *k = __atomic_load_n(&best, __ATOMIC_RELAXED);
+
+	if (!k) {
+		if (shmar__kernels_select(SHMAR_ISA_AUTO, &k) < 0)
+			k = &shmar__kernels_scalar;
+		__atomic_store_n(&best, k, __ATOMIC_RELAXED);
+	}
+	return k;
 }
 
 size_t shmar__dtype_size(int dtype)

@@ -26,10 +26,18 @@
  */
 typedef void (*shmar__reduce_fn)(void *dst, const void *const *srcs, unsigned nsrc, size_t count);
 
+/*
+ * Convert count elements between fp32 and bf16/fp16 (src and dst apart, no
+ * alignment needed): narrowing rounds as the reduce kernels do, widening is
+ * exact and keeps a NaN's payload.
+ */
+typedef void (*shmar__convert_fn)(void *dst, const void *src, size_t count);
+
 struct shmar__kernels {
 	const char *name;  /* "scalar", "avx2", "avx512" */
 	int isa;           /* enum shmar_isa */
 	shmar__reduce_fn reduce[SHMAR_NDTYPES][SHMAR_NOPS];
+	shmar__convert_fn f32_to_bf16, bf16_to_f32, f32_to_f16, f16_to_f32;
 };
 
 /* The kernel tables; the vector ones exist only in builds for x86 (HAVE_X86_KERNELS). */
@@ -48,6 +56,10 @@ const char *shmar__isa_needs(int isa);
  * Returns 0, -EINVAL for an unknown isa, -ENOTSUP when the CPU lacks it.
  */
 int shmar__kernels_select(int isa, const struct shmar__kernels **out);
+
+/* The best kernels this CPU runs, chosen on the first call (for the
+ * conversion helpers, which have no comm and no SHMAR_ISA). */
+const struct shmar__kernels *shmar__kernels_best(void);
 
 /* Size of one element of dtype, or 0 for an unknown dtype. */
 size_t shmar__dtype_size(int dtype);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * reduce-body.h - the vector reduce kernels, written once for every ISA on
- * top of vec.h.
+ * reduce-body.h - the vector reduce kernels and the conversions, written
+ * once for every ISA on top of vec.h.
  *
  * An ISA file defines VB, includes vec.h, defines f16_widen, f16_narrow and
  * any_unordered, includes this file and instantiates VEC_KERNELS.  Accumulation is in
@@ -136,6 +136,59 @@ static inline void st_f16(char *p, const vf32 *a)
 #define VEC_ROW(pfx, t) \
 	{ pfx##_v##t##_sum, pfx##_v##t##_prod, pfx##_v##t##_max, pfx##_v##t##_min, pfx##_v##t##_avg }
 
+/* ------------------------------------------------------------ conversions */
+
+/* Whole vectors, then the scalar conversion of numerics.h for the tail. */
+#define VEC_CONVERSIONS(pfx)                                                               \
+	static void pfx##_f32_to_bf16(void *dst, const void *src, size_t count)            \
+	{                                                                                    \
+		const size_t n = VB / 4;                                                     \
+		size_t i = 0;                                                                \
+		for (; i + n <= count; i += n)                                               \
+			st_vu16h((char *)dst + i * 2, __builtin_convertvector(                \
+				bf16_round(canon_f32(ld_vf32((const char *)src + i * 4))) >> 16, \
+				vu16h));                                                      \
+		for (; i < count; i++)                                                       \
+			sc_narrow_bf16(dst, src, i);                                         \
+	}                                                                                    \
+	static void pfx##_bf16_to_f32(void *dst, const void *src, size_t count)            \
+	{                                                                                    \
+		const size_t n = VB / 4;                                                     \
+		size_t i = 0;                                                                \
+		for (; i + n <= count; i += n)                                               \
+			st_vu32((char *)dst + i * 4, __builtin_convertvector(                 \
+				ld_vu16h((const char *)src + i * 2), vu32) << 16);            \
+		for (; i < count; i++)                                                       \
+			sc_widen_bf16(dst, src, i);                                          \
+	}                                                                                    \
+	static void pfx##_f32_to_f16(void *dst, const void *src, size_t count)             \
+	{                                                                                    \
+		const size_t n = VB / 4;                                                     \
+		size_t i = 0;                                                                \
+		for (; i + n <= count; i += n)                                               \
+			f16_narrow((char *)dst + i * 2,                                      \
+				   canon_f32(ld_vf32((const char *)src + i * 4)));           \
+		for (; i < count; i++)                                                       \
+			sc_narrow_f16(dst, src, i);                                          \
+	}                                                                                    \
+	/* the hardware quiets a signalling NaN, but a NaN keeps its payload:        \
+	 * vectors holding one go the scalar way */                                         \
+	static void pfx##_f16_to_f32(void *dst, const void *src, size_t count)             \
+	{                                                                                    \
+		const size_t n = VB / 4;                                                     \
+		size_t i = 0;                                                                \
+		for (; i + n <= count; i += n) {                                             \
+			vf32 v = f16_widen((const char *)src + i * 2);                      \
+			if (__builtin_expect(any_unordered(v, v), 0))                        \
+				for (size_t j = i; j < i + n; j++)                           \
+					sc_widen_f16(dst, src, j);                           \
+			else                                                                 \
+				st_vf32((char *)dst + i * 4, v);                             \
+		}                                                                            \
+		for (; i < count; i++)                                                       \
+			sc_widen_f16(dst, src, i);                                           \
+	}
+
 #define VEC_KERNELS(pfx, NAME, ISA)                                                        \
 	SHMAR_SCALAR_KERNELS(pfx)                                                          \
 	VEC_TYPE(pfx, f32, 1, f32, vdiv_f32)                                               \
@@ -145,6 +198,7 @@ static inline void st_f16(char *p, const vf32 *a)
 	VEC_TYPE(pfx, i32, 1, i32, vavg_i32)                                               \
 	VEC_TYPE(pfx, i64, 1, i64, vavg_i64)                                               \
 	VEC_TYPE(pfx, u8, 1, u8, vavg_u8)                                                  \
+	VEC_CONVERSIONS(pfx)                                                               \
 	const struct shmar__kernels shmar__kernels_##pfx = {                               \
 		.name = NAME,                                                              \
 		.isa = ISA,                                                                \
@@ -157,4 +211,8 @@ static inline void st_f16(char *p, const vf32 *a)
 			[SHMAR_INT64] = VEC_ROW(pfx, i64),                                 \
 			[SHMAR_UINT8] = VEC_ROW(pfx, u8),                                  \
 		},                                                                         \
+		.f32_to_bf16 = pfx##_f32_to_bf16,                                          \
+		.bf16_to_f32 = pfx##_bf16_to_f32,                                          \
+		.f32_to_f16 = pfx##_f32_to_f16,                                            \
+		.f16_to_f32 = pfx##_f16_to_f32,                                            \
 	};

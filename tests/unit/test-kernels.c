@@ -8,7 +8,8 @@
  *
  * Every dtype also at the count boundaries of the vector code (one and two
  * vectors of 32 and of 64 bytes, and one element either side), NaN at every
- * lane, and the AVG divisions at their edges.
+ * lane, the AVG divisions at their edges; and the fp32 <-> bf16/fp16
+ * conversions of the kernel table.
  *
  * Built once per ISA: TEST_ISA is 1 (scalar, always runs, with the dispatch
  * and numerics tests), 2 (AVX2) or 3 (AVX-512); an ISA binary exits 77
@@ -28,6 +29,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/numerics.h"
+#include "helpers.h"
 #include "reference.h"
 
 #ifndef TEST_ISA
@@ -367,6 +369,135 @@ static void test_avg_int_edges(void **state)
 	}
 }
 
+/* ------------------------------------------------------------ conversions */
+
+/* What widening h must give: the value, or for a NaN its sign and payload. */
+static uint32_t want_widened(uint16_t h, int dtype)
+{
+	float f;
+	uint32_t u;
+
+	if (dtype == SHMAR_BFLOAT16)
+		return (uint32_t)h << 16;
+	if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff))
+		return (uint32_t)(h & 0x8000) << 16 | 0x7f800000u | (uint32_t)(h & 0x3ff) << 13;
+	f = ref_fp16_value(h);
+	memcpy(&u, &f, 4);
+	return u;
+}
+
+static float test_float(uint64_t r)
+{
+	uint32_t u = (uint32_t)r;
+	float f;
+
+	switch (r >> 61) {
+	case 0: u = ref_special_f32(r >> 32); break;
+	case 1: u = (u & 0xffff0000u) | 0x8000u; break; /* bf16 tie */
+	case 2: u = (u & 0xffffe000u) | 0x1000u; break; /* fp16 tie */
+	case 3: u = (u & 0x807fffffu) | (uint32_t)(100 + (r >> 40) % 44) << 23; break; /* fp16 range */
+	default: break;
+	}
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+/* One conversion of the table at count elements and a misalignment, with
+ * canaries: narrowing (fp32 in) or widening (16 bits in). */
+static void check_conversion(const struct shmar__kernels *k, int dtype, int widen, size_t count,
+			     unsigned misalign)
+{
+	size_t in_es = widen ? 2 : 4, out_es = widen ? 4 : 2;
+	unsigned char *in = malloc(count * in_es + 2 * PAD), *out = malloc(count * out_es + 2 * PAD);
+	unsigned char *src = in + misalign % PAD, *dst = out + PAD - 1 - (misalign * 7) % PAD;
+	shmar__convert_fn fn = dtype == SHMAR_BFLOAT16 ? (widen ? k->bf16_to_f32 : k->f32_to_bf16)
+						      : (widen ? k->f16_to_f32 : k->f32_to_f16);
+
+	assert_non_null(in);
+	assert_non_null(out);
+	for (size_t i = 0; i < count; i++) {
+		uint64_t r = th_rand();
+
+		if (widen) {
+			uint16_t h = (uint16_t)r;
+
+			memcpy(src + i * 2, &h, 2);
+		} else {
+			float f = test_float(r);
+
+			memcpy(src + i * 4, &f, 4);
+		}
+	}
+	memset(out, CANARY, count * out_es + 2 * PAD);
+	fn(dst, src, count);
+	for (size_t i = 0; i < count; i++) {
+		if (widen) {
+			uint16_t h;
+			uint32_t got;
+
+			memcpy(&h, src + i * 2, 2);
+			memcpy(&got, dst + i * 4, 4);
+			if (got != want_widened(h, dtype))
+				fail_msg("%s %s widen of 0x%04x: 0x%08x, want 0x%08x", k->name,
+					 ref_dtype_name(dtype), h, got, want_widened(h, dtype));
+		} else {
+			float f;
+			uint16_t got, want;
+
+			memcpy(&f, src + i * 4, 4);
+			memcpy(&got, dst + i * 2, 2);
+			want = dtype == SHMAR_BFLOAT16 ? ref_bf16_round(f) : ref_fp16_round(f);
+			if (got != want)
+				fail_msg("%s %s narrow of 0x%08x: 0x%04x, want 0x%04x", k->name,
+					 ref_dtype_name(dtype), shmar__f32_bits(f), got, want);
+		}
+	}
+	assert_true(canary_ok(out, (size_t)(dst - out)));
+	assert_true(canary_ok(dst + count * out_es, PAD));
+	free(in);
+	free(out);
+}
+
+static void test_conversions(void **state)
+{
+	const struct shmar__kernels *k = kernels_of(TEST_ISA);
+	unsigned misalign = 0;
+
+	(void)state;
+	assert_non_null(k);
+	th_seed(0xc0417u + TEST_ISA);
+	for (int dtype = SHMAR_BFLOAT16; dtype <= SHMAR_FLOAT16; dtype++)
+		for (int widen = 0; widen < 2; widen++) {
+			for (size_t count = 0; count <= 70; count++)
+				check_conversion(k, dtype, widen, count, misalign++);
+			check_conversion(k, dtype, widen, 1000, misalign++);
+			check_conversion(k, dtype, widen, 100003, misalign++);
+		}
+}
+
+/* Widening every 16-bit value through the table: exact, payloads kept. */
+static void test_widen_every_value(void **state)
+{
+	const struct shmar__kernels *k = kernels_of(TEST_ISA);
+	uint16_t *h = malloc(65536 * 2);
+	uint32_t *f = malloc(65536 * 4);
+
+	(void)state;
+	assert_non_null(k);
+	assert_non_null(h);
+	assert_non_null(f);
+	for (uint32_t i = 0; i < 65536; i++)
+		h[i] = (uint16_t)i;
+	for (int dtype = SHMAR_BFLOAT16; dtype <= SHMAR_FLOAT16; dtype++) {
+		(dtype == SHMAR_BFLOAT16 ? k->bf16_to_f32 : k->f16_to_f32)(f, h, 65536);
+		for (uint32_t i = 0; i < 65536; i++)
+			if (f[i] != want_widened((uint16_t)i, dtype))
+				fail_msg("%s %s 0x%04x: 0x%08x", k->name, ref_dtype_name(dtype), i, f[i]);
+	}
+	free(h);
+	free(f);
+}
+
 static void test_dispatch(void **state)
 {
 	const struct shmar__kernels *k = NULL;
@@ -400,7 +531,15 @@ static void test_dispatch(void **state)
 		for (int d = 0; d < SHMAR_NDTYPES; d++)
 			for (int o = 0; o < SHMAR_NOPS; o++)
 				assert_non_null(k->reduce[d][o]);
+		assert_non_null(k->f32_to_bf16);
+		assert_non_null(k->bf16_to_f32);
+		assert_non_null(k->f32_to_f16);
+		assert_non_null(k->f16_to_f32);
 	}
+	/* the conversion helpers' pick: the best, every time */
+	assert_int_equal(shmar__kernels_select(SHMAR_ISA_AUTO, &k), 0);
+	assert_ptr_equal(shmar__kernels_best(), k);
+	assert_ptr_equal(shmar__kernels_best(), k);
 #if !HAVE_X86_KERNELS
 	/* a build without the x86 kernels has only the scalar table */
 	assert_int_equal(shmar__kernels_select(SHMAR_ISA_AVX2, &k), -ENOTSUP);
@@ -418,6 +557,8 @@ int main(void)
 		cmocka_unit_test(test_nan_every_lane),
 		cmocka_unit_test(test_avg_u8_every_divisor),
 		cmocka_unit_test(test_avg_int_edges),
+		cmocka_unit_test(test_conversions),
+		cmocka_unit_test(test_widen_every_value),
 		cmocka_unit_test(test_kernels),
 		cmocka_unit_test(test_boundaries),
 	};
@@ -426,6 +567,8 @@ int main(void)
 		cmocka_unit_test(test_nan_every_lane),
 		cmocka_unit_test(test_avg_u8_every_divisor),
 		cmocka_unit_test(test_avg_int_edges),
+		cmocka_unit_test(test_conversions),
+		cmocka_unit_test(test_widen_every_value),
 		cmocka_unit_test(test_kernels),
 		cmocka_unit_test(test_boundaries),
 	};
