@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench-kernels.c - throughput of the reduce kernels and conversions, for
- * tuning, not a test: built with `make check` but never run by it.
+ * bench-kernels.c - throughput of the reduce kernels and of the large-copy
+ * routine, for tuning, not a test: built with `make check` but never run by
+ * it.
  *
  * The machine is shared, so what counts are ratios taken in the same run:
  * for every (ISA, sources, size, cache state) the dtypes are timed round
@@ -12,11 +13,15 @@
  *   bench-kernels [-r REPS] [-i ISA,...] [-d DTYPE,...] [-o OP] [-n N,...]
  *                 [-s BYTES,...] [-m hot|cold|both]
  *   bench-kernels -v [-r REPS] [-i ISA,...] [-s BYTES,...] [-m hot|cold|both]
+ *   bench-kernels -c [-r REPS] [-s BYTES,...] [-m hot|cold|both]
  *
  * hot: the same buffers over and over (in cache when they fit); cold: every
  * line of the buffers flushed before each timed call (out of cache).
  * -v times the fp32 <-> bf16/fp16 conversions of each ISA's table instead
  * (BYTES of fp32 each), against the first ISA's; GB/s counts both arrays.
+ * -c times copies instead: memcpy, the streaming copy (non-temporal stores)
+ * and the library's copy (memcpy below its threshold, streaming above), each
+ * against memcpy; GB/s counts the bytes copied, read and written once each.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -45,6 +50,7 @@ struct options {
 	struct list isas, dtypes, nsrcs, sizes;
 	int op;
 	int hot, cold;
+	int copy;
 	int convert;
 };
 
@@ -138,12 +144,12 @@ static int parse_options(struct options *o, int argc, char **argv)
 					 SHMAR_INT32, SHMAR_INT64, SHMAR_UINT8 };
 	static const size_t nsrcs[] = { 2, 4, 8 };
 	static const size_t sizes[] = { 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20 };
-	int c, err = 0;
+	int c, err = 0, sizes_given = 0;
 
 	o->reps = 15;
 	o->op = SHMAR_SUM;
 	o->hot = o->cold = 1;
-	o->convert = 0;
+	o->copy = o->convert = 0;
 	o->isas.n = 0;
 	for (int isa = SHMAR_ISA_SCALAR; isa <= SHMAR_ISA_AVX512; isa++)
 		if (shmar__isa_supported(isa))
@@ -151,10 +157,19 @@ static int parse_options(struct options *o, int argc, char **argv)
 	list_set(&o->dtypes, dtypes, sizeof(dtypes) / sizeof(dtypes[0]));
 	list_set(&o->nsrcs, nsrcs, sizeof(nsrcs) / sizeof(nsrcs[0]));
 	list_set(&o->sizes, sizes, sizeof(sizes) / sizeof(sizes[0]));
-	while (!err && (c = getopt(argc, argv, "vr:i:d:o:n:s:m:")) != -1) {
+	while (!err && (c = getopt(argc, argv, "cvr:i:d:o:n:s:m:")) != -1) {
 		switch (c) {
 		case 'v':
 			o->convert = 1;
+			break;
+		case 'c':
+			o->copy = 1;
+			if (!sizes_given) {
+				static const size_t copy_sizes[] = { 1 << 20, 4 << 20, 8 << 20, 16 << 20,
+								     32 << 20, 64 << 20 };
+
+				list_set(&o->sizes, copy_sizes, sizeof(copy_sizes) / sizeof(copy_sizes[0]));
+			}
 			break;
 		case 'r':
 			o->reps = (unsigned)atoi(optarg);
@@ -163,7 +178,10 @@ static int parse_options(struct options *o, int argc, char **argv)
 		case 'i': err = parse_list(&o->isas, optarg, shmar__isa_name, SHMAR_ISA_SCALAR, SHMAR_ISA_AVX512); break;
 		case 'd': err = parse_list(&o->dtypes, optarg, shmar__dtype_name, 0, SHMAR_NDTYPES - 1); break;
 		case 'n': err = parse_list(&o->nsrcs, optarg, NULL, 0, 0); break;
-		case 's': err = parse_list(&o->sizes, optarg, NULL, 0, 0); break;
+		case 's':
+			err = parse_list(&o->sizes, optarg, NULL, 0, 0);
+			sizes_given = 1;
+			break;
 		case 'o':
 			o->op = parse_name(optarg, shmar__op_name, 0, SHMAR_NOPS - 1);
 			err = o->op < 0 ? -EINVAL : 0;
@@ -338,6 +356,72 @@ static int bench_conversions(const struct options *o)
 	return 0;
 }
 
+/* ------------------------------------------------------------ copies */
+
+static void copy_memcpy(void *dst, const void *src, size_t bytes) { memcpy(dst, src, bytes); }
+
+static int bench_copies(const struct options *o)
+{
+	static const struct {
+		const char *name;
+		shmar__copy_fn fn;
+	} copies[] = {
+		{ "memcpy", copy_memcpy },
+		{ "stream", shmar__copy_stream },
+		{ "shmar", shmar__copy },
+	};
+	enum { NCOPIES = sizeof(copies) / sizeof(copies[0]) };
+	static uint64_t ns[NCOPIES][MAX_REPS];
+
+	printf("# last-level cache %zu bytes; shmar__copy streams from %zu bytes\n",
+	       shmar__llc_bytes(), shmar__copy_nt_min());
+	printf("# copy        bytes mode    median_ns    GB/s  x_memcpy\n");
+	for (unsigned z = 0; z < o->sizes.n; z++) {
+		size_t bytes = o->sizes.v[z];
+		struct buffers b;
+
+		if (buffers_alloc(&b, 1, bytes)) {
+			fprintf(stderr, "out of memory\n");
+			return 1;
+		}
+		for (int cold = 0; cold < 2; cold++) {
+			if (!(cold ? o->cold : o->hot))
+				continue;
+			for (unsigned c = 0; c < NCOPIES; c++)
+				copies[c].fn(b.dst, b.src[0], bytes);
+			for (unsigned r = 0; r < o->reps; r++)
+				for (unsigned c = 0; c < NCOPIES; c++) {
+					unsigned calls = cold ? 1 : calls_per_rep(&b);
+					uint64_t t0;
+
+					/* each copy from the cache state it leaves itself:
+					 * flushed, or after one untimed call of its own */
+					if (cold)
+						buffers_flush(&b);
+					else
+						copies[c].fn(b.dst, b.src[0], bytes);
+					t0 = now_ns();
+					for (unsigned k = 0; k < calls; k++)
+						copies[c].fn(b.dst, b.src[0], bytes);
+					ns[c][r] = (now_ns() - t0) / calls;
+				}
+			{
+				double med[NCOPIES];
+
+				for (unsigned c = 0; c < NCOPIES; c++)
+					med[c] = median(ns[c], o->reps);
+				for (unsigned c = 0; c < NCOPIES; c++)
+					printf("%-7s %10zu %-4s %12.0f %7.2f %6.2f\n", copies[c].name, bytes,
+					       cold ? "cold" : "hot", med[c], 2.0 * (double)bytes / med[c],
+					       med[c] / med[0]);
+			}
+		}
+		buffers_free(&b);
+		fflush(stdout);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -345,10 +429,13 @@ int main(int argc, char **argv)
 	if (parse_options(&o, argc, argv)) {
 		fprintf(stderr, "usage: %s [-r REPS] [-i ISA,...] [-d DTYPE,...] [-o OP] [-n N,...] "
 				"[-s BYTES,...] [-m hot|cold|both]\n"
-				"       %s -v [-r REPS] [-i ISA,...] [-s BYTES,...] [-m hot|cold|both]\n",
-			argv[0], argv[0]);
+				"       %s -v [-r REPS] [-i ISA,...] [-s BYTES,...] [-m hot|cold|both]\n"
+				"       %s -c [-r REPS] [-s BYTES,...] [-m hot|cold|both]\n",
+			argv[0], argv[0], argv[0]);
 		return 2;
 	}
+	if (o.copy)
+		return bench_copies(&o);
 	if (o.convert)
 		return bench_conversions(&o);
 	printf("# isa   dtype op  nsrc     bytes mode    median_ns    GB/s  x_fp32\n");

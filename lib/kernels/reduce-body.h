@@ -215,4 +215,5 @@ static inline void st_f16(char *p, const vf32 *a)
 		.bf16_to_f32 = pfx##_bf16_to_f32,                                          \
 		.f32_to_f16 = pfx##_f32_to_f16,                                            \
 		.f16_to_f32 = pfx##_f16_to_f32,                                            \
+		.copy = shmar__copy,                                                       \
 	};

@@ -34,4 +34,5 @@ const struct shmar__kernels shmar__kernels_scalar = {
 	.bf16_to_f32 = scalar_bf16_to_f32,
 	.f32_to_f16 = scalar_f32_to_f16,
 	.f16_to_f32 = scalar_f16_to_f32,
+	.copy = shmar__copy,
 };

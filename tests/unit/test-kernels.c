@@ -8,11 +8,11 @@
  *
  * Every dtype also at the count boundaries of the vector code (one and two
  * vectors of 32 and of 64 bytes, and one element either side), NaN at every
- * lane, the AVG divisions at their edges; and the fp32 <-> bf16/fp16
- * conversions of the kernel table.
+ * lane, the AVG divisions at their edges; the fp32 <-> bf16/fp16
+ * conversions of the kernel table; and the large-copy routine.
  *
- * Built once per ISA: TEST_ISA is 1 (scalar, always runs, with the dispatch
- * and numerics tests), 2 (AVX2) or 3 (AVX-512); an ISA binary exits 77
+ * Built once per ISA: TEST_ISA is 1 (scalar, always runs, with the dispatch,
+ * numerics and copy tests), 2 (AVX2) or 3 (AVX-512); an ISA binary exits 77
  * (skip) on a CPU that lacks its ISA.
  */
 #include <stdarg.h>
@@ -498,6 +498,60 @@ static void test_widen_every_value(void **state)
 	free(f);
 }
 
+/* ------------------------------------------------------------ copy */
+
+/* Every length up to a few lines, every alignment of source and destination. */
+static void test_copy_stream(void **state)
+{
+	enum { MAXLEN = 300 };
+	unsigned char src[MAXLEN + 2 * PAD], dst[MAXLEN + 3 * PAD];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (unsigned char)(i * 131 + 7);
+	for (size_t len = 0; len <= MAXLEN; len++)
+		for (unsigned sa = 0; sa < 64; sa += 7)
+			for (unsigned da = 0; da < 64; da += 3) {
+				memset(dst, CANARY, sizeof(dst));
+				shmar__copy_stream(dst + PAD + da, src + sa, len);
+				assert_memory_equal(dst + PAD + da, src + sa, len);
+				assert_true(canary_ok(dst, PAD + da));
+				assert_true(canary_ok(dst + PAD + da + len, sizeof(dst) - PAD - da - len));
+			}
+}
+
+/* The copy every table points to, below and above where it starts to
+ * stream, into a destination that holds other bytes first. */
+static void test_copy_large(void **state)
+{
+	size_t nt_min = shmar__copy_nt_min(), llc = shmar__llc_bytes();
+	size_t sizes[] = { 1, 4096 + 5, nt_min - 3, nt_min + 77 };
+	unsigned char *src = malloc(nt_min + 200), *dst = malloc(nt_min + 200 + 2 * PAD);
+	const struct shmar__kernels *k;
+
+	(void)state;
+	/* the cache size is what sysfs or sysconf says, or unknown (0) */
+	printf("last-level cache %zu bytes, streaming from %zu\n", llc, nt_min);
+	assert_true(llc == 0 || llc >= 64 * 1024);
+	assert_true(nt_min >= 64 * 1024);
+	assert_non_null(src);
+	assert_non_null(dst);
+	for (size_t i = 0; i < nt_min + 200; i++)
+		src[i] = (unsigned char)(i ^ i >> 9 ^ i >> 17);
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		memset(dst, CANARY, sizes[s] + 2 * PAD);
+		shmar__copy(dst + PAD + 3, src + 1, sizes[s]);
+		assert_memory_equal(dst + PAD + 3, src + 1, sizes[s]);
+		assert_true(canary_ok(dst, PAD + 3));
+		assert_true(canary_ok(dst + PAD + 3 + sizes[s], PAD - 3));
+	}
+	for (int isa = SHMAR_ISA_SCALAR; isa <= SHMAR_ISA_AVX512; isa++)
+		if (shmar__kernels_select(isa, &k) == 0)
+			assert_ptr_equal(k->copy, shmar__copy);
+	free(src);
+	free(dst);
+}
+
 static void test_dispatch(void **state)
 {
 	const struct shmar__kernels *k = NULL;
@@ -535,6 +589,7 @@ static void test_dispatch(void **state)
 		assert_non_null(k->bf16_to_f32);
 		assert_non_null(k->f32_to_f16);
 		assert_non_null(k->f16_to_f32);
+		assert_non_null(k->copy);
 	}
 	/* the conversion helpers' pick: the best, every time */
 	assert_int_equal(shmar__kernels_select(SHMAR_ISA_AUTO, &k), 0);
@@ -553,6 +608,8 @@ int main(void)
 	const struct CMUnitTest scalar_tests[] = {
 		cmocka_unit_test(test_dispatch),
 		cmocka_unit_test(test_f16_conversions),
+		cmocka_unit_test(test_copy_stream),
+		cmocka_unit_test(test_copy_large),
 		cmocka_unit_test(test_named_cases),
 		cmocka_unit_test(test_nan_every_lane),
 		cmocka_unit_test(test_avg_u8_every_divisor),
