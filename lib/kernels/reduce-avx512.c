@@ -3,8 +3,7 @@
  * reduce-avx512.c - AVX-512 (F, BW, VL) kernels: reduce-body.h on 64-byte
  * vectors, the same source as the AVX2 kernels compiled with
  * -mavx512f -mavx512bw -mavx512vl; called only after the dispatcher saw the
- * CPU support them.  The only code of its own is the fp16 conversion
- * and the NaN test.
+ * CPU support them.  Its own code: the primitives vec.h declares.
  */
 #include <immintrin.h>
 #include <stddef.h>
@@ -27,6 +26,22 @@ static inline int any_unordered(vf32 a, vf32 b)
 {
 	return _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q) != 0;
 }
+
+/* compare masks as vectors (AVX512F has no vpmovm2d; that is DQ) */
+static inline vi32 unord_f32(vf32 a, vf32 b)
+{
+	return (vi32)_mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q), _mm512_set1_epi32(-1));
+}
+
+static inline vi64 unord_f64(vf64 a, vf64 b)
+{
+	return (vi64)_mm512_maskz_mov_epi64(_mm512_cmp_pd_mask(a, b, _CMP_UNORD_Q), _mm512_set1_epi64(-1));
+}
+
+static inline vf32 x86_max_f32(vf32 a, vf32 b) { return _mm512_max_ps(a, b); }
+static inline vf32 x86_min_f32(vf32 a, vf32 b) { return _mm512_min_ps(a, b); }
+static inline vf64 x86_max_f64(vf64 a, vf64 b) { return _mm512_max_pd(a, b); }
+static inline vf64 x86_min_f64(vf64 a, vf64 b) { return _mm512_min_pd(a, b); }
 
 #include "kernels/reduce-body.h"
 

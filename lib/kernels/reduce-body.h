@@ -3,8 +3,8 @@
  * reduce-body.h - the vector reduce kernels and the conversions, written
  * once for every ISA on top of vec.h.
  *
- * An ISA file defines VB, includes vec.h, defines f16_widen, f16_narrow and
- * any_unordered, includes this file and instantiates VEC_KERNELS.  Accumulation is in
+ * An ISA file defines VB, includes vec.h, defines the primitives vec.h
+ * declares, includes this file and instantiates VEC_KERNELS.  Accumulation is in
  * source order, in the accumulator type of DESIGN.md "Numerics", with one
  * rounding at the store: exactly scalar.h's loops, which also do the tails
  * shorter than one vector, so no byte outside the arrays is ever touched.

@@ -4,13 +4,9 @@
  * extensions so that every ISA compiles the same source.
  *
  * An ISA file defines VB (bytes per vector: 32 for AVX2, 64 for AVX-512),
- * includes this file, then defines what GCC's generic vectors cannot say
- * (or not in one instruction):
- *   vf32 f16_widen(const void *p)       VB / 4 binary16 values at p, exactly
- *   void f16_narrow(void *p, vf32 v)    v rounded to nearest even, stored at p
- *                                       (a NaN lane only as the canonical fp32
- *                                       NaN, which narrows to 0x7e00)
- *   int any_unordered(vf32 a, vf32 b)   whether a lane of a or of b is a NaN
+ * includes this file, defines the few primitives declared below that GCC's
+ * generic vectors cannot say (or not in one instruction), then includes
+ * reduce-body.h.
  *
  * Every function here computes what the scalar definition in numerics.h
  * computes, lane by lane and bit for bit; the unit tests hold them to it.
@@ -37,10 +33,28 @@ typedef uint64_t vu64 __attribute__((vector_size(VB)));
 typedef uint16_t vu16 __attribute__((vector_size(VB)));
 typedef int8_t vi8 __attribute__((vector_size(VB)));
 typedef uint8_t vu8 __attribute__((vector_size(VB)));
-/* half vectors, and doubles as wide as a whole vector of int32 */
+/* half vectors of 16-bit values, and doubles as many as int32 in a vector */
 typedef uint16_t vu16h __attribute__((vector_size(VB / 2)));
-typedef uint8_t vu8h __attribute__((vector_size(VB / 2)));
 typedef double vf64w __attribute__((vector_size(2 * VB)));
+
+/*
+ * The ISA's own primitives (defined by the ISA file).
+ */
+/* VB / 4 binary16 values at p, exactly (subnormals included) */
+static inline vf32 f16_widen(const void *p);
+/* v rounded to binary16, nearest even, stored at p; a NaN lane only as
+ * the canonical fp32 NaN, which narrows to the canonical 0x7e00 */
+static inline void f16_narrow(void *p, vf32 v);
+/* whether any lane of a or of b is a NaN */
+static inline int any_unordered(vf32 a, vf32 b);
+/* all ones in the lanes where a or b is a NaN */
+static inline vi32 unord_f32(vf32 a, vf32 b);
+static inline vi64 unord_f64(vf64 a, vf64 b);
+/* x86's maxps/minps/maxpd/minpd: b where a and b are equal or unordered */
+static inline vf32 x86_max_f32(vf32 a, vf32 b);
+static inline vf32 x86_min_f32(vf32 a, vf32 b);
+static inline vf64 x86_max_f64(vf64 a, vf64 b);
+static inline vf64 x86_min_f64(vf64 a, vf64 b);
 
 /* Unaligned loads and stores of whole vectors (memcpy compiles to one move). */
 #define VEC_LDST(T)                                                                        \
@@ -57,7 +71,6 @@ VEC_LDST(vu32)
 VEC_LDST(vu64)
 VEC_LDST(vu8)
 VEC_LDST(vu16h)
-VEC_LDST(vu8h)
 
 /* Every lane c. */
 static inline vi32 splat32(int32_t c) { return (vi32){ 0 } + c; }
@@ -71,37 +84,31 @@ static inline vi8 sel8(vi8 m, vi8 a, vi8 b) { return (a & m) | (b & ~m); }
 /* ------------------------------------------------------------ combining steps */
 
 /*
- * MAX and MIN of the accumulator a and the next source x: NaN wins (a NaN
- * accumulator stays, a NaN x is taken), -0 ranks below +0 (equal values are
- * settled on their bits: AND for max, OR for min).  Which NaN comes out does
- * not matter: the store writes the canonical one.
+ * MAX and MIN of the accumulator a and the next source x: NaN wins, -0
+ * ranks below +0.  x86's max and min give their second operand where the
+ * two are equal or unordered, so both orders agree on the larger (smaller)
+ * of two different numbers, and for +0 against -0 the AND (OR) of the two
+ * results is +0 (-0).  A lane where either is a NaN becomes all ones, a NaN
+ * too, which the store writes as the canonical one.
  */
 static inline vf32 vmax_f32(vf32 a, vf32 x)
 {
-	vi32 r = sel32((x > a) | (x != x), (vi32)x, (vi32)a);
-
-	return (vf32)sel32(x == a, (vi32)x & (vi32)a, r);
+	return (vf32)(((vi32)x86_max_f32(a, x) & (vi32)x86_max_f32(x, a)) | unord_f32(a, x));
 }
 
 static inline vf32 vmin_f32(vf32 a, vf32 x)
 {
-	vi32 r = sel32((x < a) | (x != x), (vi32)x, (vi32)a);
-
-	return (vf32)sel32(x == a, (vi32)x | (vi32)a, r);
+	return (vf32)((vi32)x86_min_f32(a, x) | (vi32)x86_min_f32(x, a) | unord_f32(a, x));
 }
 
 static inline vf64 vmax_f64(vf64 a, vf64 x)
 {
-	vi64 r = sel64((x > a) | (x != x), (vi64)x, (vi64)a);
-
-	return (vf64)sel64(x == a, (vi64)x & (vi64)a, r);
+	return (vf64)(((vi64)x86_max_f64(a, x) & (vi64)x86_max_f64(x, a)) | unord_f64(a, x));
 }
 
 static inline vf64 vmin_f64(vf64 a, vf64 x)
 {
-	vi64 r = sel64((x < a) | (x != x), (vi64)x, (vi64)a);
-
-	return (vf64)sel64(x == a, (vi64)x | (vi64)a, r);
+	return (vf64)((vi64)x86_min_f64(a, x) | (vi64)x86_min_f64(x, a) | unord_f64(a, x));
 }
 
 /* integers: computed unsigned (wrapping, no undefined behaviour), compared signed */
@@ -144,27 +151,20 @@ static inline vu64 vavg_i64(vu64 a, unsigned n)
  * below 1 / n, the least distance of a / n to the next integer; checked
  * for every a and n by the unit test).  In 16-bit lanes: M = 256 Mh + Ml, and
  * (a M) >> 16 = (a Mh + ((a Ml) >> 8)) >> 8, no intermediate above 65534.
+ * The even and the odd bytes each in their own 16-bit lane, as with bf16.
  */
-static inline vu8h vavg_u8_half(vu8h a, unsigned n)
+static inline vu16 div_u8_by_magic(vu16 w, uint16_t mh, uint16_t ml)
 {
-	unsigned m = (65536 + n - 1) / n;
-	vu16 w = __builtin_convertvector(a, vu16);
-	vu16 q = (w * (uint16_t)(m >> 8) + ((w * (uint16_t)(m & 0xff)) >> 8)) >> 8;
-
-	return __builtin_convertvector(q, vu8h);
+	return (w * mh + ((w * ml) >> 8)) >> 8;
 }
 
 static inline vu8 vavg_u8(vu8 a, unsigned n)
 {
-	vu8h lo, hi;
+	unsigned m = (65536 + n - 1) / n;
+	uint16_t mh = (uint16_t)(m >> 8), ml = (uint16_t)(m & 0xff);
+	vu16 w = (vu16)a;
 
-	memcpy(&lo, &a, sizeof(lo));
-	memcpy(&hi, (char *)&a + sizeof(lo), sizeof(hi));
-	lo = vavg_u8_half(lo, n);
-	hi = vavg_u8_half(hi, n);
-	memcpy(&a, &lo, sizeof(lo));
-	memcpy((char *)&a + sizeof(lo), &hi, sizeof(hi));
-	return a;
+	return (vu8)(div_u8_by_magic(w & 0xff, mh, ml) | div_u8_by_magic(w >> 8, mh, ml) << 8);
 }
 
 /* ------------------------------------------------------------ rounding */

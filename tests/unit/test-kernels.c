@@ -7,8 +7,8 @@
  * misaligned buffers, in place, with canaries around the output.
  *
  * Every dtype also at the count boundaries of the vector code (one and two
- * vectors of 32 and of 64 bytes, and one element either side), NaN at every
- * lane, the AVG divisions at their edges; the fp32 <-> bf16/fp16
+ * vectors of 32 and of 64 bytes, and one element either side), NaN and
+ * signed zeros at every lane, the AVG divisions at their edges; the fp32 <-> bf16/fp16
  * conversions of the kernel table; and the large-copy routine.
  *
  * Built once per ISA: TEST_ISA is 1 (scalar, always runs, with the dispatch,
@@ -295,6 +295,45 @@ static void test_nan_every_lane(void **state)
 					fail_msg("%s %s %s: NaN at %zu", k->name, ref_dtype_name(dtype),
 						 ref_op_name(op), pos);
 			}
+	}
+}
+
+/*
+ * -0 below +0 in every order and lane: every pattern of signs of zero over
+ * three sources, each in every lane position, for MAX and MIN of every
+ * float dtype.
+ */
+static void test_signed_zeros(void **state)
+{
+	enum { COUNT = 3 * 32 + 5 };
+	static const int float_dtypes[] = { SHMAR_FLOAT32, SHMAR_BFLOAT16, SHMAR_FLOAT16, SHMAR_FLOAT64 };
+	const struct shmar__kernels *k = kernels_of(TEST_ISA);
+	unsigned char src[3][COUNT * 8], out[COUNT * 8], want[COUNT * 8];
+	const void *srcs[3] = { src[0], src[1], src[2] };
+
+	(void)state;
+	assert_non_null(k);
+	for (size_t d = 0; d < 4; d++) {
+		int dtype = float_dtypes[d];
+		size_t es = ref_dtype_size(dtype);
+
+		for (unsigned shift = 0; shift < 8; shift++) {
+			/* element i of source s is -0 where bit s of (i + shift) is set */
+			for (unsigned s = 0; s < 3; s++)
+				for (size_t i = 0; i < COUNT; i++) {
+					uint64_t z = (i + shift) >> s & 1 ? 1ull << (8 * es - 1) : 0;
+
+					memcpy(src[s] + i * es, &z, es);
+				}
+			for (int op = SHMAR_MAX; op <= SHMAR_MIN; op++)
+				for (unsigned n = 2; n <= 3; n++) {
+					ref_reduce(want, srcs, n, COUNT, dtype, op);
+					k->reduce[dtype][op](out, srcs, n, COUNT);
+					if (memcmp(out, want, COUNT * es))
+						fail_msg("%s %s %s of signed zeros, %u sources", k->name,
+							 ref_dtype_name(dtype), ref_op_name(op), n);
+				}
+		}
 	}
 }
 
@@ -612,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_copy_large),
 		cmocka_unit_test(test_named_cases),
 		cmocka_unit_test(test_nan_every_lane),
+		cmocka_unit_test(test_signed_zeros),
 		cmocka_unit_test(test_avg_u8_every_divisor),
 		cmocka_unit_test(test_avg_int_edges),
 		cmocka_unit_test(test_conversions),
@@ -622,6 +662,7 @@ int main(void)
 	const struct CMUnitTest isa_tests[] = {
 		cmocka_unit_test(test_named_cases),
 		cmocka_unit_test(test_nan_every_lane),
+		cmocka_unit_test(test_signed_zeros),
 		cmocka_unit_test(test_avg_u8_every_divisor),
 		cmocka_unit_test(test_avg_int_edges),
 		cmocka_unit_test(test_conversions),
