@@ -4,14 +4,15 @@
  * to nearest even, subnormals kept, overflow to infinity, every NaN written
  * as the type's default quiet NaN (kernels/numerics.h, the same code the
  * reduce kernels round with).  For callers that prepare inputs or check
- * results in float and must agree with the library bit for bit.
+ * results in float and must agree with the library bit for bit.  The loops
+ * are the kernels' (vectors where the CPU has them, the same bits).
  */
 #include <errno.h>
 #include <stdint.h>
 
 #include "macro.h"
 #include "shmar.h"
-#include "kernels/numerics.h"
+#include "kernels/kernels.h"
 
 /* Arrays of count elements of dsize and ssize bytes: present and apart. */
 static int check_arrays(const void *dst, size_t dsize, const void *src, size_t ssize,
@@ -33,8 +34,8 @@ SHMAR_EXPORT int shmar_float_to_bf16(uint16_t *dst, const float *src, size_t cou
 {
 	int err = check_arrays(dst, 2, src, 4, count);
 
-	for (size_t i = 0; err == 0 && i < count; i++)
-		dst[i] = shmar__f32_to_bf16(src[i]);
+	if (err == 0 && count)
+		shmar__kernels_best()->f32_to_bf16(dst, src, count);
 	return err;
 }
 
@@ -42,8 +43,8 @@ SHMAR_EXPORT int shmar_bf16_to_float(float *dst, const uint16_t *src, size_t cou
 {
 	int err = check_arrays(dst, 4, src, 2, count);
 
-	for (size_t i = 0; err == 0 && i < count; i++)
-		dst[i] = shmar__bf16_to_f32(src[i]);
+	if (err == 0 && count)
+		shmar__kernels_best()->bf16_to_f32(dst, src, count);
 	return err;
 }
 
@@ -51,8 +52,8 @@ SHMAR_EXPORT int shmar_float_to_fp16(uint16_t *dst, const float *src, size_t cou
 {
 	int err = check_arrays(dst, 2, src, 4, count);
 
-	for (size_t i = 0; err == 0 && i < count; i++)
-		dst[i] = shmar__f32_to_f16(src[i]);
+	if (err == 0 && count)
+		shmar__kernels_best()->f32_to_f16(dst, src, count);
 	return err;
 }
 
@@ -60,7 +61,7 @@ SHMAR_EXPORT int shmar_fp16_to_float(float *dst, const uint16_t *src, size_t cou
 {
 	int err = check_arrays(dst, 4, src, 2, count);
 
-	for (size_t i = 0; err == 0 && i < count; i++)
-		dst[i] = shmar__f16_to_f32(src[i]);
+	if (err == 0 && count)
+		shmar__kernels_best()->f16_to_f32(dst, src, count);
 	return err;
 }

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dispatch.c - choosing the kernels once, at init, from what the CPU has.
+ *
+ * The vector kernels are built only for x86 (configure sets
+ * HAVE_X86_KERNELS); elsewhere only the scalar table exists and is
+ * referenced, and asking for avx2 or avx512 gives -ENOTSUP.
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "kernels/kernels.h"
 
 int shmar__isa_supported(int isa)
 {
-#if defined(__x86_64__) || defined(__i386__)
+#if HAVE_X86_KERNELS
 	__builtin_cpu_init();
 	switch (isa) {
 	case SHMAR_ISA_SCALAR:
@@ -43,8 +48,10 @@ int shmar__kernels_select(int isa, const struct shmar__kernels **out)
 {
 	static const struct shmar__kernels *const by_isa[] = {
 		[SHMAR_ISA_SCALAR] = &shmar__kernels_scalar,
+#if HAVE_X86_KERNELS
 		[SHMAR_ISA_AVX2] = &shmar__kernels_avx2,
 		[SHMAR_ISA_AVX512] = &shmar__kernels_avx512,
+#endif
 	};
 
 	if (isa == SHMAR_ISA_AUTO) {
@@ -54,10 +61,24 @@ int shmar__kernels_select(int isa, const struct shmar__kernels **out)
 	}
 	if (isa < SHMAR_ISA_SCALAR || isa > SHMAR_ISA_AVX512)
 		return -EINVAL;
-	if (!shmar__isa_supported(isa))
+	if (!shmar__isa_supported(isa) || !by_isa[isa])
 		return -ENOTSUP;
 	*out = by_isa[isa];
 	return 0;
+}
+
+const struct shmar__kernels *shmar__kernels_best(void)
+{
+	/* every thread that races here stores the same pointer */
+	static const struct shmar__kernels *best;
+	const struct shmar__kernels *k = __atomic_load_n(&best, __ATOMIC_RELAXED);
+
+	if (!k) {
+		if (shmar__kernels_select(SHMAR_ISA_AUTO, &k) < 0)
+			k = &shmar__kernels_scalar;
+		__atomic_store_n(&best, k, __ATOMIC_RELAXED);
+	}
+	return k;
 }
 
 size_t shmar__dtype_size(int dtype)

@@ -51,19 +51,21 @@ static inline uint16_t shmar__f32_to_bf16(float f)
 	return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
-static inline float shmar__f16_to_f32(uint16_t h)
+/* binary16 to fp32, exactly, as bits: a NaN keeps its sign and payload */
+static inline uint32_t shmar__f16_to_f32_bits(uint16_t h)
 {
 	uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
 
 	if (exp == 0x1f) /* Inf, NaN */
-		return shmar__f32_from_bits(sign | 0x7f800000u | (man << 13));
-	if (exp == 0) {
-		if (man == 0)
-			return shmar__f32_from_bits(sign);
-		/* subnormal: value man * 2^-24, exact in fp32 */
-		return sign ? -((float)man * 0x1p-24f) : (float)man * 0x1p-24f;
-	}
-	return shmar__f32_from_bits(sign | ((exp + 112) << 23) | (man << 13));
+		return sign | 0x7f800000u | (man << 13);
+	if (exp == 0) /* zero, or subnormal: man * 2^-24, a normal fp32 */
+		return man ? sign | shmar__f32_bits((float)man * 0x1p-24f) : sign;
+	return sign | ((exp + 112) << 23) | (man << 13);
+}
+
+static inline float shmar__f16_to_f32(uint16_t h)
+{
+	return shmar__f32_from_bits(shmar__f16_to_f32_bits(h));
 }
 
 static inline uint16_t shmar__f32_to_f16(float f)

@@ -16,6 +16,7 @@
 	{ T##_sum, T##_prod, T##_max, T##_min, T##_avg }
 
 SHMAR_SCALAR_KERNELS(scalar)
+SHMAR_SCALAR_CONVERSIONS(scalar)
 
 const struct shmar__kernels shmar__kernels_scalar = {
 	.name = "scalar",
@@ -29,4 +30,9 @@ const struct shmar__kernels shmar__kernels_scalar = {
 		[SHMAR_INT64] = SCALAR_ROW(scalar_i64),
 		[SHMAR_UINT8] = SCALAR_ROW(scalar_u8),
 	},
+	.f32_to_bf16 = scalar_f32_to_bf16,
+	.bf16_to_f32 = scalar_bf16_to_f32,
+	.f32_to_f16 = scalar_f32_to_f16,
+	.f16_to_f32 = scalar_f16_to_f32,
+	.copy = shmar__copy,
 };

@@ -102,4 +102,44 @@ static inline void sc_st_u8(void *p, size_t i, uint8_t v) { ((uint8_t *)p)[i] = 
 	SC_LOOP(pfx##_u8_min, uint8_t, sc_ld_u8, sc_st_u8, SC_MINU, SC_KEEP)               \
 	SC_LOOP(pfx##_u8_avg, uint8_t, sc_ld_u8, sc_st_u8, SC_SUM8, SC_DIVU8)
 
+/* conversions of element i between fp32 and the 16-bit floats: narrowing
+ * rounds as the reduce stores do; widening works on bits, so a NaN keeps
+ * its payload (no float value is passed around that could be quieted) */
+static inline void sc_narrow_bf16(void *dst, const void *src, size_t i) { sc_st_bf16(dst, i, sc_ld_f32(src, i)); }
+static inline void sc_narrow_f16(void *dst, const void *src, size_t i) { sc_st_f16(dst, i, sc_ld_f32(src, i)); }
+
+static inline void sc_widen_bf16(void *dst, const void *src, size_t i)
+{
+	uint16_t h;
+	uint32_t u;
+
+	memcpy(&h, (const char *)src + i * 2, 2);
+	u = (uint32_t)h << 16;
+	memcpy((char *)dst + i * 4, &u, 4);
+}
+
+static inline void sc_widen_f16(void *dst, const void *src, size_t i)
+{
+	uint16_t h;
+	uint32_t u;
+
+	memcpy(&h, (const char *)src + i * 2, 2);
+	u = shmar__f16_to_f32_bits(h);
+	memcpy((char *)dst + i * 4, &u, 4);
+}
+
+#define SC_CONVERT(name, one)                                                              \
+	static __attribute__((unused)) void name(void *dst, const void *src, size_t count)  \
+	{                                                                                  \
+		for (size_t i = 0; i < count; i++)                                         \
+			one(dst, src, i);                                                  \
+	}
+
+/* The four conversions, named pfx_f32_to_bf16 and so on. */
+#define SHMAR_SCALAR_CONVERSIONS(pfx)                                                      \
+	SC_CONVERT(pfx##_f32_to_bf16, sc_narrow_bf16)                                      \
+	SC_CONVERT(pfx##_bf16_to_f32, sc_widen_bf16)                                       \
+	SC_CONVERT(pfx##_f32_to_f16, sc_narrow_f16)                                        \
+	SC_CONVERT(pfx##_f16_to_f32, sc_widen_f16)
+
 #endif /* LIBSHMAR_KERNELS_SCALAR_H */
