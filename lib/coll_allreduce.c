@@ -79,6 +79,7 @@ struct stream {
 	uint64_t g0, end;           /* this call's sub-chunks of the ring: [g0, end) */
 	shmar__reduce_fn reduce;
 	bool registered;            /* this rank's input is in its heap */
+	shmar__copy_fn copy_out;    /* into the output: streaming stores when it outgrows the cache */
 	const char *peer_in[SHMAR_MAX_RANKS]; /* a registered peer's input, else NULL */
 };
 
@@ -163,10 +164,11 @@ static void reduce_part(const struct phase *ph, size_t lo, size_t hi)
 		else
 			srcs[k] = region(s, k, q) + lo * s->esize;
 	}
-	s->reduce(s->out + (base + lo) * s->esize, srcs, (unsigned)s->comm->nranks, hi - lo);
-	/* the result is published in the own region: the peers never read the output */
-	memcpy(region(s, self, q) + lo * s->esize, s->out + (base + lo) * s->esize,
-	       (hi - lo) * s->esize);
+	/* into the own region first, where the peers gather it (they never read
+	 * the output), and where it is still in the cache for the copy out */
+	s->reduce(region(s, self, q) + lo * s->esize, srcs, (unsigned)s->comm->nranks, hi - lo);
+	s->copy_out(s->out + (base + lo) * s->esize, region(s, self, q) + lo * s->esize,
+		    (hi - lo) * s->esize);
 }
 
 /* gather: elements [lo, hi) outside the own slice, from their owners' regions. */
@@ -183,8 +185,8 @@ static void gather_part(const struct phase *ph, size_t lo, size_t hi)
 		a = klo > lo ? klo : lo;
 		b = khi < hi ? khi : hi;
 		if (b > a)
-			memcpy(s->out + (base + a) * s->esize, region(s, k, q) + a * s->esize,
-			       (b - a) * s->esize);
+			s->copy_out(s->out + (base + a) * s->esize, region(s, k, q) + a * s->esize,
+				    (b - a) * s->esize);
 	}
 }
 
@@ -310,6 +312,7 @@ static int allreduce_stream(struct shmar_comm *comm, const struct shmar__desc *d
 	s.end = s.g0 + (count + s.elems - 1) / s.elems;
 	comm->stream_next = s.end;
 	s.registered = reg != 0;
+	s.copy_out = count * esize >= comm->nt_min ? shmar__copy_stream : shmar__copy_cached;
 	/* the first sub-chunk goes in before the synchronisation; a registered
 	 * input is all there, so IN says so for the whole call */
 	err = s.registered ? 0 : stage_in(&s, s.g0);

@@ -270,6 +270,7 @@ static int comm_open(struct shmar_comm *comm)
 	uint64_t deadline;
 	int err;
 
+	comm->nt_min = shmar__copy_nt_min(); /* reads sysfs once, here and not in a call */
 	err = shmar__kernels_select(comm->set.isa, &comm->kern);
 	if (err < 0)
 		return shmar__fail(&comm->report, err, "SHMAR_ISA=%s: %s",

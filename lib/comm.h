@@ -40,6 +40,7 @@ struct shmar_comm {
 	size_t *heap_faulted;         /* per peer: bytes of its heap this rank has faulted in */
 	struct shmar__pool *pool;     /* helper threads, or NULL */
 	const struct shmar__kernels *kern;
+	size_t nt_min;                /* outputs from this size are written past the cache */
 	struct shmar__stats stats;
 };
 

@@ -161,6 +161,11 @@ void shmar__copy_stream(void *dst, const void *src, size_t bytes)
 #endif
 }
 
+void shmar__copy_cached(void *dst, const void *src, size_t bytes)
+{
+	memcpy(dst, src, bytes);
+}
+
 void shmar__copy(void *dst, const void *src, size_t bytes)
 {
 	if (bytes >= shmar__copy_nt_min())

@@ -60,8 +60,10 @@ void shmar__copy(void *dst, const void *src, size_t bytes);
 size_t shmar__copy_nt_min(void);
 
 /* The streaming copy at any size (x86: non-temporal stores, then sfence;
- * elsewhere memcpy), for tests and measurements. */
+ * elsewhere memcpy), and the cached one (memcpy), for a caller that decided
+ * once per call which it needs. */
 void shmar__copy_stream(void *dst, const void *src, size_t bytes);
+void shmar__copy_cached(void *dst, const void *src, size_t bytes);
 
 /* The size of the last-level cache in bytes, 0 if the system does not say. */
 size_t shmar__llc_bytes(void);

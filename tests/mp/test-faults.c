@@ -37,6 +37,8 @@ struct trial {
 	uint64_t seed;
 	int culprit;                  /* the rank that dies, aborts, differs or is late */
 	long culprit_call;            /* when it does so (abort, mismatch, deadline) */
+	bool registered;              /* buffers from shmar_mem_alloc: read in place */
+	int threads;                  /* helper threads per rank */
 	volatile int ready;           /* ranks that formed the job */
 	volatile double error_time[NRANKS];
 	volatile int error[NRANKS];
@@ -95,16 +97,27 @@ static int rank_loop(int rank, int nranks, void *arg)
 	struct trial *t = arg;
 	struct shmar_config cfg;
 	struct shmar_comm *comm = NULL;
-	void *a = calloc(MAX_ELEMS + 64, 4), *b = calloc((size_t)MAX_ELEMS * 2 + 64, 4);
+	size_t abytes = (MAX_ELEMS + 64) * 4, bbytes = ((size_t)MAX_ELEMS * 2 + 64) * 4;
+	void *a = NULL, *b = NULL;
 	uint64_t rng = t->seed;
 	char want[32];
 	int err = 0;
 
-	TH_CHECK(a && b);
 	th_config(&cfg);
+	cfg.threads = t->threads;
 	if (t->fault == FAULT_DEADLINE)
 		cfg.timeout_ms = 200;
 	TH_CHECK_EQ(shmar_comm_init(&comm, t->name, nranks, rank, &cfg), 0);
+	if (t->registered) {
+		TH_CHECK_EQ(shmar_mem_alloc(comm, abytes, &a), 0);
+		TH_CHECK_EQ(shmar_mem_alloc(comm, bbytes, &b), 0);
+		memset(a, 0x3c, abytes); /* small floats: no overflow to Inf */
+		memset(b, 0x3c, bbytes);
+	} else {
+		a = calloc(abytes, 1);
+		b = calloc(bbytes, 1);
+		TH_CHECK(a && b);
+	}
 	__atomic_add_fetch(&t->ready, 1, __ATOMIC_SEQ_CST);
 	for (long call = 0; err == 0; call++) {
 		if (rank == t->culprit && call == t->culprit_call) {
@@ -129,9 +142,15 @@ static int rank_loop(int rank, int nranks, void *arg)
 	/* revoked: the same error at once, whatever the call */
 	TH_CHECK_EQ(shmar_barrier(comm), err);
 	TH_CHECK_EQ(shmar_allreduce(comm, a, a, 4, SHMAR_FLOAT32, SHMAR_SUM), err);
+	if (t->registered) { /* still ours until destroy, whatever happened */
+		TH_CHECK_EQ(shmar_mem_free(comm, a), 0);
+		TH_CHECK_EQ(shmar_mem_free(comm, b), 0);
+	}
 	TH_CHECK_EQ(shmar_comm_destroy(comm), 0);
-	free(a);
-	free(b);
+	if (!t->registered) {
+		free(a);
+		free(b);
+	}
 	return 0;
 }
 
@@ -141,6 +160,9 @@ static int cmp_double(const void *x, const void *y)
 
 	return (p > q) - (p < q);
 }
+
+static bool variant_registered;
+static int variant_threads;
 
 /* One kill trial; returns the slowest survivor's detection time in seconds. */
 static double kill_trial(struct trial *t, uint64_t seed)
@@ -153,6 +175,8 @@ static double kill_trial(struct trial *t, uint64_t seed)
 	th_job_name(t->name, sizeof(t->name), "kill");
 	t->fault = FAULT_KILL;
 	t->seed = seed;
+	t->registered = variant_registered;
+	t->threads = variant_threads;
 	t->culprit = (int)(th_rand() % NRANKS);
 	for (int r = 0; r < NRANKS; r++)
 		pids[r] = th_spawn(rank_loop, r, NRANKS, t, 60);
@@ -185,8 +209,11 @@ static void kill_trials(const char *io_uring, int trials)
 		lat[i] = kill_trial(t, th_rand());
 	unsetenv("SHMAR_IO_URING");
 	qsort(lat, (size_t)trials, sizeof(double), cmp_double);
-	print_message("SHMAR_IO_URING=%s%s: %d kill trials, slowest survivor per trial: median %.1f ms, max %.1f ms\n",
-		      io_uring, mock_no_pidfd ? " without pidfds" : "", trials, lat[trials / 2] * 1e3, lat[trials - 1] * 1e3);
+	print_message("SHMAR_IO_URING=%s%s%s%s: %d kill trials, slowest survivor per trial: median %.1f ms, max %.1f ms\n",
+		      io_uring, mock_no_pidfd ? " without pidfds" : "",
+		      variant_registered ? ", registered buffers" : "",
+		      variant_threads ? ", 2 helper threads" : "", trials, lat[trials / 2] * 1e3,
+		      lat[trials - 1] * 1e3);
 	/*
 	 * Every survivor knew within a second of the kill, and typically within
 	 * milliseconds (100 ms slices without pidfds).  A bound on the maximum
@@ -395,6 +422,8 @@ static void fault_trials(enum fault f, int trials)
 		memset(t, 0, sizeof(*t));
 		th_job_name(t->name, sizeof(t->name), "fault");
 		t->fault = f;
+		t->registered = variant_registered;
+		t->threads = variant_threads;
 		t->seed = th_rand();
 		t->culprit = (int)(th_rand() % NRANKS);
 		t->culprit_call = (long)(th_rand() % 40);
@@ -402,6 +431,21 @@ static void fault_trials(enum fault f, int trials)
 		for (int r = 0; r < NRANKS; r++)
 			assert_int_equal(t->error[r], expected_error(f));
 	}
+}
+
+/* The same faults with registered buffers (read in place) and helper threads. */
+static void test_faults_registered_threads(void **state)
+{
+	(void)state;
+	variant_registered = true;
+	variant_threads = 2;
+	kill_trials("auto", trials_wanted() / 4);
+	kill_trials("0", trials_wanted() / 4);
+	fault_trials(FAULT_ABORT, 10);
+	fault_trials(FAULT_MISMATCH, 10);
+	fault_trials(FAULT_DEADLINE, 3);
+	variant_registered = false;
+	variant_threads = 0;
 }
 
 static void test_abort(void **state) { (void)state; fault_trials(FAULT_ABORT, 20); }
@@ -421,6 +465,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kill_asleep_watcher, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_exec_ring, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_exec_watcher, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_faults_registered_threads, th_setup, th_teardown),
 	};
 
 	th_seed((uint64_t)getpid() * 2654435761u);
