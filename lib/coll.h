@@ -102,6 +102,31 @@ static inline int shmar__check_overlap(struct shmar_comm *comm, const void *a, s
 			   "sendbuf and recvbuf overlap without being one of the in-place forms");
 }
 
+/* ---------------------------------------------------------------- registered buffers (coll_reg.c) */
+
+/* Below this many bytes a copy costs less than the trailing synchronisation
+ * that reading a peer's buffer in place needs (all but the all-reduce). */
+#define SHMAR_REG_MIN (64 * 1024)
+
+struct shmar__regs {
+	const char *buf[SHMAR_MAX_RANKS]; /* a peer's registered buffer, NULL: in its slot */
+	bool any;                          /* some rank reads another's buffer in place */
+};
+
+/* The offset + 1 of [buf, buf + bytes) in this rank's heap, or 0 when it is
+ * not registered or smaller than min_bytes. */
+uint64_t shmar__reg_mine(struct shmar_comm *comm, const void *buf, size_t bytes, size_t min_bytes);
+/* After a synchronisation published every rank's offset (chan_sync_reg): where the
+ * peers' registered buffers of bytes are, faulted in. */
+void shmar__reg_peers(struct shmar_comm *comm, size_t bytes, uint64_t mine, struct shmar__regs *regs);
+/*
+ * The last synchronisation of a call that read buffers in place: after it no
+ * peer reads this rank's buffer, and the caller may change it.  Nothing when
+ * no rank registered.
+ */
+int shmar__reg_done(struct shmar_comm *comm, const struct shmar__desc *d,
+		    const struct shmar__regs *regs);
+
 /* What a call does, at SHMAR_DEBUG=trace. */
 #define shmar__trace_call(comm, ...) shmar__log(&(comm)->report, SHMAR_DEBUG_TRACE, __VA_ARGS__)
 

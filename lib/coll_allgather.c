@@ -6,27 +6,46 @@
  * unchanged.  Per round each rank copies a slot-sized piece of its input
  * into its slot, one synchronisation, then copies the same piece of every
  * rank out.  In place (MPI style): sendbuf == recvbuf + rank * sendcount.
+ * A rank whose block is registered (and large) skips the copy in; the peers
+ * copy it out of its heap, and a last synchronisation tells it they have.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "coll.h"
 
-static int allgather_round(struct shmar_comm *comm, const struct shmar__desc *d, const char *in,
-			   char *out, size_t block_bytes, size_t off, size_t n, bool in_place)
+struct gather {
+	const char *in;
+	char *out;
+	size_t block_bytes;
+	bool in_place;
+	uint64_t reg;               /* this rank's block in its heap (offset + 1), 0: not */
+	struct shmar__regs regs;
+};
+
+static int allgather_round(struct shmar_comm *comm, const struct shmar__desc *d, struct gather *g,
+			   size_t off, size_t n, bool first)
 {
 	unsigned parity = shmar__next_round(comm);
 	int err;
 
-	if (n)
-		memcpy(shmar__slot(comm, comm->rank, parity), in + off, n);
-	err = shmar__chan_sync(&comm->chan, d);
-	if (err < 0 || n == 0)
+	if (n && !g->reg)
+		memcpy(shmar__slot(comm, comm->rank, parity), g->in + off, n);
+	err = first ? shmar__chan_sync_reg(&comm->chan, d, g->reg) : shmar__chan_sync(&comm->chan, d);
+	if (err < 0)
 		return err;
-	for (int r = 0; r < comm->nranks; r++) {
-		if (in_place && r == comm->rank)
+	if (first)
+		shmar__reg_peers(comm, g->block_bytes, g->reg, &g->regs);
+	for (int r = 0; r < comm->nranks && n; r++) {
+		const char *from = g->regs.buf[r] ? g->regs.buf[r] + off
+						  : (const char *)shmar__slot(comm, r, parity);
+
+		if (r == comm->rank && (g->in_place || g->reg)) {
+			if (!g->in_place)
+				memcpy(g->out + (size_t)r * g->block_bytes + off, g->in + off, n);
 			continue;
-		memcpy(out + (size_t)r * block_bytes + off, shmar__slot(comm, r, parity), n);
+		}
+		memcpy(g->out + (size_t)r * g->block_bytes + off, from, n);
 	}
 	return 0;
 }
@@ -56,12 +75,17 @@ SHMAR_EXPORT int shmar_allgather(struct shmar_comm *comm, const void *sendbuf, v
 	shmar__chan_desc(&comm->chan, &d, SHMAR_KIND_ALLGATHER, dtype, 0, sendcount, 0);
 	shmar__trace_call(comm, "call %u: allgather(sendcount=%zu, %s) %zu bytes out%s", d.call,
 			  sendcount, shmar__dtype_name(dtype), rbytes, in_place ? " in place" : "");
+	struct gather g = { .in = sendbuf, .out = recvbuf, .block_bytes = sbytes, .in_place = in_place,
+			    .reg = shmar__reg_mine(comm, sendbuf, sbytes, SHMAR_REG_MIN) };
+
 	slot = shmar__slot_bytes(comm);
 	do {
 		n = sbytes - off < slot ? sbytes - off : slot;
-		err = allgather_round(comm, &d, sendbuf, recvbuf, sbytes, off, n, in_place);
+		err = allgather_round(comm, &d, &g, off, n, off == 0);
 		off += n;
 	} while (err == 0 && off < sbytes);
+	if (err == 0)
+		err = shmar__reg_done(comm, &d, &g.regs);
 	shmar__leave(comm);
 	return err;
 }

@@ -80,7 +80,7 @@ struct stream {
 	shmar__reduce_fn reduce;
 	bool registered;            /* this rank's input is in its heap */
 	shmar__copy_fn copy_out;    /* into the output: streaming stores when it outgrows the cache */
-	const char *peer_in[SHMAR_MAX_RANKS]; /* a registered peer's input, else NULL */
+	struct shmar__regs regs;    /* where registered peers' inputs are */
 };
 
 /* Sub-chunk g of the call: elements [*lo, *lo + *n), region q of the ring. */
@@ -159,8 +159,8 @@ static void reduce_part(const struct phase *ph, size_t lo, size_t hi)
 	for (int k = 0; k < s->comm->nranks; k++) {
 		if (k == self)
 			srcs[k] = s->in + (base + lo) * s->esize; /* in place: the very output */
-		else if (s->peer_in[k])
-			srcs[k] = s->peer_in[k] + (base + lo) * s->esize;
+		else if (s->regs.buf[k])
+			srcs[k] = s->regs.buf[k] + (base + lo) * s->esize;
 		else
 			srcs[k] = region(s, k, q) + lo * s->esize;
 	}
@@ -232,7 +232,7 @@ static int stage_reduce(struct stream *s, uint64_t g)
 	int err = s->registered ? claim_region(s, g) : 0;
 
 	for (int k = 0; k < c->nranks && err == 0; k++)
-		if (k != c->rank && !s->peer_in[k])
+		if (k != c->rank && !s->regs.buf[k])
 			err = shmar__chan_stream_wait(c, k, SHMAR_STREAM_IN, (uint32_t)(g + 1));
 	if (err < 0)
 		return err;
@@ -262,40 +262,6 @@ static int stage_gather(struct stream *s, uint64_t g)
 	return 0;
 }
 
-/* Fault in what this rank reads of a peer's heap, once: not inside a call's timing. */
-static void fault_peer_heap(struct shmar_comm *comm, int k, uint64_t reg_off, size_t bytes)
-{
-	const struct shmar__layout *l = &comm->chan.layout;
-	size_t from = (size_t)(reg_off - 1) & ~(size_t)(SHMAR_PAGE - 1), to = (size_t)reg_off - 1 + bytes;
-
-	if (to <= comm->heap_faulted[k])
-		return;
-	if (from < comm->heap_faulted[k])
-		from = comm->heap_faulted[k];
-	shmar__segment_prefault(shmar__seg_heap(comm->chan.base, l, (unsigned)k) + from, to - from);
-	comm->heap_faulted[k] = to;
-}
-
-/* Where each registered peer's input is (after the synchronisation). */
-static void find_peer_inputs(struct stream *s)
-{
-	struct shmar_comm *comm = s->comm;
-	const struct shmar__layout *l = &comm->chan.layout;
-	size_t bytes = s->count * s->esize;
-
-	for (int k = 0; k < comm->nranks; k++) {
-		uint64_t off = k == comm->rank ? 0 : shmar__chan_peer_reg(&comm->chan, k);
-
-		/* a peer checked its own offset; bounds are checked again here */
-		if (off == 0 || off - 1 > l->heap_bytes || bytes > l->heap_bytes - (off - 1)) {
-			s->peer_in[k] = NULL;
-			continue;
-		}
-		fault_peer_heap(comm, k, off, bytes);
-		s->peer_in[k] = shmar__seg_heap(comm->chan.base, l, (unsigned)k) + off - 1;
-	}
-}
-
 static int allreduce_stream(struct shmar_comm *comm, const struct shmar__desc *d,
 			    const char *in, char *out, size_t count, size_t esize,
 			    shmar__reduce_fn reduce)
@@ -304,7 +270,7 @@ static int allreduce_stream(struct shmar_comm *comm, const struct shmar__desc *d
 		.comm = comm, .in = in, .out = out, .count = count, .esize = esize,
 		.elems = comm->chan.layout.chunk_bytes / esize, .reduce = reduce,
 	};
-	size_t reg = shmar__heap_offset(&comm->heap, in, count * esize);
+	uint64_t reg = shmar__reg_mine(comm, in, count * esize, 1);
 	uint64_t g;
 	int err;
 
@@ -322,7 +288,8 @@ static int allreduce_stream(struct shmar_comm *comm, const struct shmar__desc *d
 		err = shmar__chan_sync_reg(&comm->chan, d, reg);
 	if (err < 0)
 		return err;
-	find_peer_inputs(&s);
+	/* no trailing synchronisation: see the top of this file */
+	shmar__reg_peers(comm, count * esize, reg, &s.regs);
 	for (g = s.g0; g < s.end && err == 0; g++) {
 		if (g + 1 < s.end && !s.registered)
 			err = stage_in(&s, g + 1);

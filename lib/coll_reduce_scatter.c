@@ -13,25 +13,45 @@
 
 #include "coll.h"
 
+struct scatter {
+	const char *in;
+	char *out;
+	size_t recvcount, esize;
+	shmar__reduce_fn reduce;
+	uint64_t reg;               /* this rank's input in its heap (offset + 1), 0: not */
+	struct shmar__regs regs;
+};
+
 static int reduce_scatter_round(struct shmar_comm *comm, const struct shmar__desc *d,
-				const char *in, char *out, size_t recvcount, size_t off, size_t m,
-				size_t esize, shmar__reduce_fn reduce)
+				struct scatter *s, size_t off, size_t m)
 {
 	const void *srcs[SHMAR_MAX_RANKS];
 	unsigned parity = shmar__next_round(comm);
 	char *mine = shmar__slot(comm, comm->rank, parity);
+	size_t esize = s->esize, mine_at = ((size_t)comm->rank * s->recvcount + off) * esize;
 	int err;
 
 	/* slot layout of a round: block k's sub-range at k * m */
-	for (int k = 0; k < comm->nranks && m; k++)
-		memcpy(mine + (size_t)k * m * esize, in + ((size_t)k * recvcount + off) * esize,
+	for (int k = 0; k < comm->nranks && m && !s->reg; k++)
+		memcpy(mine + (size_t)k * m * esize, s->in + ((size_t)k * s->recvcount + off) * esize,
 		       m * esize);
-	err = shmar__chan_sync(&comm->chan, d);
-	if (err < 0 || m == 0)
+	err = off == 0 ? shmar__chan_sync_reg(&comm->chan, d, s->reg)
+		       : shmar__chan_sync(&comm->chan, d);
+	if (err < 0)
 		return err;
-	for (int r = 0; r < comm->nranks; r++)
-		srcs[r] = (const char *)shmar__slot(comm, r, parity) + (size_t)comm->rank * m * esize;
-	reduce(out + off * esize, srcs, (unsigned)comm->nranks, m);
+	if (off == 0)
+		shmar__reg_peers(comm, s->recvcount * esize * (size_t)comm->nranks, s->reg, &s->regs);
+	if (m == 0)
+		return 0;
+	for (int r = 0; r < comm->nranks; r++) {
+		if (r == comm->rank && s->reg)
+			srcs[r] = s->in + mine_at;
+		else if (s->regs.buf[r])
+			srcs[r] = s->regs.buf[r] + mine_at;
+		else
+			srcs[r] = (const char *)shmar__slot(comm, r, parity) + (size_t)comm->rank * m * esize;
+	}
+	s->reduce(s->out + off * esize, srcs, (unsigned)comm->nranks, m);
 	return 0;
 }
 
@@ -77,12 +97,23 @@ SHMAR_EXPORT int shmar_reduce_scatter(struct shmar_comm *comm, const void *sendb
 	shmar__trace_call(comm, "call %u: reduce_scatter(recvcount=%zu, %s, %s) %zu bytes in, %zu per round",
 			  d.call, recvcount, shmar__dtype_name(dtype), shmar__op_name(op), sbytes,
 			  per_round * esize);
+	struct scatter s = { .in = sendbuf, .out = recvbuf, .recvcount = recvcount, .esize = esize,
+			     .reduce = reduce };
+
+	/*
+	 * A registered input is read in place by the peers.  Not with the
+	 * result in the first block on a rank other than 0: rank 0 reads that
+	 * block of this rank's input while this rank writes its result there.
+	 */
+	if (recvbuf != sendbuf || comm->rank == 0)
+		s.reg = shmar__reg_mine(comm, sendbuf, sbytes, SHMAR_REG_MIN);
 	do {
 		m = recvcount - off < per_round ? recvcount - off : per_round;
-		err = reduce_scatter_round(comm, &d, sendbuf, recvbuf, recvcount, off, m, esize,
-					   reduce);
+		err = reduce_scatter_round(comm, &d, &s, off, m);
 		off += m;
 	} while (err == 0 && off < recvcount);
+	if (err == 0)
+		err = shmar__reg_done(comm, &d, &s.regs);
 	shmar__leave(comm);
 	return err;
 }

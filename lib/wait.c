@@ -48,9 +48,15 @@ static bool reached_now(_Atomic uint32_t *word, uint32_t target)
 	return shmar__reached(atomic_load_explicit(word, memory_order_acquire), target);
 }
 
+/* Pauses between looks at the clock and the abort word, and, when the job
+ * has more ranks than CPUs, between yields: a peer that shares our CPU runs
+ * only when we give it up, so we give it up after a handful of pauses. */
+#define SPINS_PER_YIELD 4
+
 /* Busy phase: true once the word reached target. */
 static bool spin_phase(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_t target)
 {
+	unsigned every = w->yield ? SPINS_PER_YIELD : SPINS_PER_CHECK;
 	uint64_t end;
 	unsigned i;
 
@@ -61,11 +67,10 @@ static bool spin_phase(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_
 		cpu_relax();
 		if (reached_now(word, target))
 			return true;
-		if (i % SPINS_PER_CHECK)
+		if (i % every)
 			continue;
 		if (aborted(w) || shmar__now_ns() >= end)
 			return false;
-		/* Oversubscribed: the peer we wait for may need our CPU. */
 		if (w->yield) {
 			sched_yield();
 			w->stats->yields++;

@@ -35,6 +35,7 @@ struct job {
 	volatile double kill_time;     /* set by the parent */
 	volatile double error_time[8]; /* set by the ranks */
 	int kind;
+	int registered;                /* 0: none, 1: every rank's buffers, 2: even ranks' */
 };
 
 static bool canary_ok(const unsigned char *p, size_t n)
@@ -181,15 +182,30 @@ static int open_comm(struct shmar_comm **comm, const struct job *job, int rank, 
 	return shmar_comm_init(comm, job->name, n, rank, &cfg);
 }
 
+/* Send and receive buffers from the rank's heap: the peers read them in place. */
+static int register_bufs(struct shmar_comm *comm, struct bufs *b, size_t max_count, int n)
+{
+	size_t bytes = max_count * 8 * (size_t)n + 4 * PAD;
+
+	free(b->send);
+	free(b->recv);
+	TH_CHECK_EQ(shmar_mem_alloc(comm, bytes, (void **)&b->send), 0);
+	TH_CHECK_EQ(shmar_mem_alloc(comm, bytes, (void **)&b->recv), 0);
+	return 0;
+}
+
 static int rank_matrix(int rank, int n, void *arg)
 {
 	const struct job *job = arg;
 	struct shmar_comm *comm = NULL;
 	struct bufs b;
+	bool reg = job->registered == 1 || (job->registered == 2 && rank % 2 == 0);
 	int combo = 0, fds = th_count_fds();
 
 	TH_CHECK_EQ(alloc_bufs(&b, job->max_count, n), 0);
 	TH_CHECK_EQ(open_comm(&comm, job, rank, n), 0);
+	if (reg && register_bufs(comm, &b, job->max_count, n))
+		return 1;
 	for (int dtype = SHMAR_FLOAT32; dtype <= SHMAR_UINT8; dtype++) {
 		for (size_t c = 0; c < NCOUNTS; c++) {
 			size_t count = counts[c];
@@ -214,6 +230,11 @@ static int rank_matrix(int rank, int n, void *arg)
 				return 1;
 		}
 	}
+	if (reg) {
+		TH_CHECK_EQ(shmar_mem_free(comm, b.send), 0);
+		TH_CHECK_EQ(shmar_mem_free(comm, b.recv), 0);
+		b.send = b.recv = NULL;
+	}
 	TH_CHECK_EQ(shmar_comm_destroy(comm), 0);
 	TH_CHECK_EQ(th_count_fds(), fds);
 	free_bufs(&b);
@@ -229,6 +250,25 @@ static void run_matrix(int n, size_t max_count)
 	job->max_count = max_count;
 	job->slot_bytes = 256 * 1024; /* large counts go in many rounds */
 	assert_int_equal(th_run_ranks(n, rank_matrix, job, 900, NULL), 0);
+}
+
+/* Registered buffers on every rank, and on even ranks only: the peers read
+ * them in place (from 64 KiB up), and every result is the reference's. */
+static void test_matrix_registered(void **state)
+{
+	struct job *job = th_shared(sizeof(*job));
+
+	(void)state;
+	for (int n = 2; n <= 3; n++) {
+		for (int mode = 1; mode <= 2; mode++) {
+			memset(job, 0, sizeof(*job));
+			th_job_name(job->name, sizeof(job->name), "collreg");
+			job->max_count = 600000;
+			job->slot_bytes = 256 * 1024;
+			job->registered = mode;
+			assert_int_equal(th_run_ranks(n, rank_matrix, job, 900, NULL), 0);
+		}
+	}
 }
 
 static void test_matrix_1(void **state) { (void)state; run_matrix(1, 600000); }
@@ -463,6 +503,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_matrix_4, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_matrix_5, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_matrix_8, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix_registered, th_setup, th_teardown),
 	};
 
 	th_seed((uint64_t)getpid());
