@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "futex.h"
 #include "rendezvous.h"
 #include "rendezvous-msg.h"
 
@@ -86,11 +87,28 @@ static pid_t root_pid(const struct shmar__rdv *r)
 	return getsockopt(r->socks[0], SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
 }
 
+/*
+ * Give a dying rank 0 a moment to be gone entirely: its process closes the
+ * connections and the listening socket one by one, and a sweep that comes
+ * between the two finds the socket still listening.  A pidfd is readable
+ * once the process has exited, after all its files are closed.
+ */
+static void wait_root_exit(pid_t pid)
+{
+	struct pollfd pfd = { .fd = pid > 0 ? shmar__pidfd_open(pid) : -1, .events = POLLIN };
+
+	if (pfd.fd < 0)
+		return;
+	poll(&pfd, 1, 100);
+	close(pfd.fd);
+}
+
 /* Rank 0 is gone: say so, and remove the socket file it may have left. */
 static int root_gone(struct shmar__rdv *r)
 {
 	pid_t pid = root_pid(r);
 
+	wait_root_exit(pid);
 	shmar__rdv_sweep_own(r);
 	return shmar__fail(r->rep, -EOWNERDEAD, "rank 0 (pid %d) died or left while the job formed",
 			   (int)pid);
