@@ -231,7 +231,8 @@ static int stage_reduce(struct stream *s, uint64_t g)
 	size_t base, n;
 	int err = s->registered ? claim_region(s, g) : 0;
 
-	for (int k = 0; k < c->nranks && err == 0; k++)
+	/* the call's synchronisation came after every peer's in(g0) */
+	for (int k = 0; k < c->nranks && err == 0 && g > s->g0; k++)
 		if (k != c->rank && !s->regs.buf[k])
 			err = shmar__chan_stream_wait(c, k, SHMAR_STREAM_IN, (uint32_t)(g + 1));
 	if (err < 0)

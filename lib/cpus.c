@@ -13,13 +13,18 @@
 #include "shmar.h"
 
 /*
- * Crossovers of the all-reduce algorithms, measured with shmar-bench (2 and 3
- * ranks on 2 CPUs): with a CPU per rank the two-step algorithm, where each
- * rank reads 1/N of every peer's data twice, wins from 512 bytes; when ranks
- * share CPUs every synchronisation is a scheduler hand-off and the one-step
- * algorithm wins up to about 64 KiB.
+ * Crossovers of the all-reduce algorithms.  With a CPU per rank and two
+ * ranks, the one-step algorithm (every rank reads the whole of its peer's
+ * input: S bytes) against the stream (each rank reads half of it twice, the
+ * same S, but in two synchronisations) was measured with shmar-bench: one
+ * step wins up to 4 KiB, ties at 16 KiB, loses from 64 KiB.  With more
+ * ranks one step reads (N - 1) S against the stream's 2 S (N - 1) / N, so
+ * its lead shrinks: modelled, not measured (this project's machines have 2
+ * CPUs), 4 KiB.  When ranks share CPUs every synchronisation is a scheduler
+ * hand-off and one step wins up to about 64 KiB (measured, 3 and 4 ranks).
  */
-#define SMALL_MAX_DEDICATED 512
+#define SMALL_MAX_PAIR (16 * 1024)
+#define SMALL_MAX_DEDICATED (4 * 1024)
 #define SMALL_MAX_SHARED (64 * 1024)
 
 void shmar__cpus_own(uint64_t mask[SHMAR_CPU_WORDS])
@@ -143,6 +148,7 @@ size_t shmar__cpus_small_max(size_t setting, int nranks, int job_cpus, size_t sl
 	size_t small_max = setting;
 
 	if (small_max == SHMAR_SMALL_MAX_AUTO)
-		small_max = nranks > job_cpus ? SMALL_MAX_SHARED : SMALL_MAX_DEDICATED;
+		small_max = nranks > job_cpus ? SMALL_MAX_SHARED
+			    : nranks == 2 ? SMALL_MAX_PAIR : SMALL_MAX_DEDICATED;
 	return small_max < slot_bytes ? small_max : slot_bytes;
 }
