@@ -110,20 +110,23 @@ size_t shmar_mpi__stride(size_t bytes)
 
 /* ---------------------------------------------------------------- headers */
 
+/* Headers sit wherever a block starts, often not 8-byte aligned: they are
+ * only ever copied in and out. */
 void shmar_mpi__hdr_fill(const struct shmar_mpi_comm *c, void *hdr, int kind, size_t count,
 			 int dtype, int op)
 {
-	struct shmar_mpi__hdr *h = hdr;
+	union shmar_mpi__hdrbuf b;
 
-	memset(hdr, 0, SHMAR_MPI__HDR);
-	h->magic = HDR_MAGIC;
-	h->status = c->failed;
-	h->seq = c->seq;
-	h->count = count;
-	h->kind = kind;
-	h->dtype = dtype;
-	h->op = op;
-	h->node = c->node;
+	memset(&b, 0, sizeof(b));
+	b.h.magic = HDR_MAGIC;
+	b.h.status = c->failed;
+	b.h.seq = c->seq;
+	b.h.count = count;
+	b.h.kind = kind;
+	b.h.dtype = dtype;
+	b.h.op = op;
+	b.h.node = c->node;
+	memcpy(hdr, &b, SHMAR_MPI__HDR);
 }
 
 static const char *kind_name(int kind)
@@ -134,9 +137,12 @@ static const char *kind_name(int kind)
 	return kind > 0 && kind <= SHMAR_MPI__BARRIER ? names[kind] : names[0];
 }
 
-static const struct shmar_mpi__hdr *hdr_at(const void *base, size_t stride, int n)
+static struct shmar_mpi__hdr hdr_at(const void *base, size_t stride, int n)
 {
-	return (const struct shmar_mpi__hdr *)((const char *)base + (size_t)n * stride);
+	struct shmar_mpi__hdr h;
+
+	memcpy(&h, (const char *)base + (size_t)n * stride, sizeof(h));
+	return h;
 }
 
 static int mismatch(struct shmar_mpi_comm *c, const struct shmar_mpi__hdr *mine,
@@ -163,22 +169,23 @@ int shmar_mpi__hdr_check(struct shmar_mpi_comm *c, const void *mine, const void 
 	/* A failure first: the first in node order that is not only the echo
 	 * of another one (-ECANCELED). */
 	for (int n = 0; n < nnodes; n++) {
-		const struct shmar_mpi__hdr *h = hdr_at(base, stride, n);
+		struct shmar_mpi__hdr h = hdr_at(base, stride, n);
 
-		if (h->magic != HDR_MAGIC)
+		if (h.magic != HDR_MAGIC)
 			return shmar_mpi__fail(c, -EPROTO,
 					       "node %d sent a message that is not libshmar-mpi's", n);
-		if (h->status == -ECANCELED && canceled_by < 0)
+		if (h.status == -ECANCELED && canceled_by < 0)
 			canceled_by = n;
-		else if (h->status < 0 && h->status != -ECANCELED)
-			return shmar_mpi__fail(c, h->status, "node %d failed: %s", n,
-					       shmar_strerror(h->status));
+		else if (h.status < 0 && h.status != -ECANCELED)
+			return shmar_mpi__fail(c, h.status, "node %d failed: %s", n,
+					       shmar_strerror(h.status));
 	}
 	if (canceled_by >= 0)
 		return shmar_mpi__fail(c, -ECANCELED, "node %d failed: %s", canceled_by,
 				       shmar_strerror(-ECANCELED));
 	for (int n = 0; n < nnodes; n++) {
-		int err = mismatch(c, mine, hdr_at(base, stride, n), n);
+		struct shmar_mpi__hdr h = hdr_at(base, stride, n), me = hdr_at(mine, 0, 0);
+		int err = mismatch(c, &me, &h, n);
 
 		if (err < 0)
 			return err;
@@ -188,15 +195,15 @@ int shmar_mpi__hdr_check(struct shmar_mpi_comm *c, const void *mine, const void 
 
 int shmar_mpi__hdr_check_one(struct shmar_mpi_comm *c, const void *mine, const void *hdr, int n)
 {
-	const struct shmar_mpi__hdr *h = hdr;
+	struct shmar_mpi__hdr h = hdr_at(hdr, 0, 0), me = hdr_at(mine, 0, 0);
 
-	if (h->magic != HDR_MAGIC)
+	if (h.magic != HDR_MAGIC)
 		return shmar_mpi__fail(c, -EPROTO, "node %d sent a message that is not libshmar-mpi's",
 				       n);
-	if (h->status < 0)
-		return shmar_mpi__fail(c, h->status, "node %d failed: %s", n,
-				       shmar_strerror(h->status));
-	return mismatch(c, mine, h, n);
+	if (h.status < 0)
+		return shmar_mpi__fail(c, h.status, "node %d failed: %s", n,
+				       shmar_strerror(h.status));
+	return mismatch(c, &me, &h, n);
 }
 
 /* ---------------------------------------------------------------- messages */

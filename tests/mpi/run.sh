@@ -44,9 +44,11 @@ fi
 SHMAR_DIR=$(mktemp -d "${TMPDIR:-/tmp}/shmar-mpi-test.XXXXXX") || exit 99
 export SHMAR_DIR
 tag="shmar-mpi-test-$$"
-# Under AddressSanitizer, Open MPI's own allocations are not this test's leaks.
+# Under AddressSanitizer: memory errors and UBSan stay on, leak detection
+# off.  Open MPI leaves allocations at exit whose stacks end in components it
+# has unloaded ("<unknown module>"), which no suppression can name.
 if [ -n "${ASAN_OPTIONS:-}" ]; then
-	export LSAN_OPTIONS="suppressions=$top_srcdir/tests/mpi/lsan.supp:print_suppressions=0"
+	export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"
 fi
 
 root=''
