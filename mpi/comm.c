@@ -14,6 +14,7 @@
  *      to its node over MPI; the node forms its libshmar job with them.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,23 @@ static void draw_job(struct job_msg *m)
 	snprintf(m->job, sizeof(m->job), "mpi-%s", hex);
 }
 
+/*
+ * libshmar spins before it sleeps unless its own job outnumbers the CPUs.
+ * Pretend nodes put several jobs on one machine: when the machine's ranks
+ * outnumber the CPUs this process may use, a spinning rank only keeps a
+ * rank of another node from running, so sleep at once (unless
+ * SHMAR_SPIN_US says otherwise).
+ */
+static void spin_policy(const struct shmar_mpi_comm *c, struct shmar_config *cfg)
+{
+	cpu_set_t cpus;
+
+	if (getenv("SHMAR_SPIN_US") || c->host_size <= c->nlocal)
+		return;
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && c->host_size > CPU_COUNT(&cpus))
+		cfg->spin_us = 0;
+}
+
 /* Phase 5: form this node's libshmar job under a name and token that only
  * the MPI job knows. */
 static int form_node_job(struct shmar_mpi_comm *c, MPI_Comm node_comm)
@@ -209,6 +227,7 @@ static int form_node_job(struct shmar_mpi_comm *c, MPI_Comm node_comm)
 				 strerror(-m.status));
 	shmar_config_init(&cfg);
 	cfg.token = m.token;
+	spin_policy(c, &cfg);
 	err = shmar_comm_init(&c->shm, m.job, c->nlocal, c->local, &cfg);
 	explicit_bzero(m.token, sizeof(m.token));
 	if (err < 0)

@@ -89,6 +89,7 @@ struct shmar_mpi_comm {
 	int rank, size;       /* in world */
 	int node, nnodes;     /* this rank's node, and how many there are */
 	int local, nlocal;    /* this rank in its node, and the node's size */
+	int host_size;        /* ranks on this machine (several nodes when pretending) */
 	int vmax;             /* virtual local ranks per node: the largest node size */
 	int *node_size;       /* [nnodes] */
 	int *node_first;      /* [nnodes]: index in order[] of the node's local rank 0 */

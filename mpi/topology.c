@@ -23,6 +23,7 @@ static int split_nodes(struct shmar_mpi_comm *c, int node_size, MPI_Comm *node_c
 	if (MPI_Comm_split_type(c->world, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &host) !=
 	    MPI_SUCCESS)
 		return -EIO;
+	MPI_Comm_size(host, &c->host_size);
 	if (node_size == 0) {
 		*node_comm = host;
 		return 0;
