@@ -5,7 +5,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 need="build-essential autoconf automake libtool autoconf-archive pkg-config
-      liburing-dev libcap-ng-dev libcmocka-dev man-db groff-base"
+      liburing-dev libcap-ng-dev libcmocka-dev man-db groff-base
+      openmpi-bin libopenmpi-dev"
 missing=""
 for p in $need; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -9,8 +9,9 @@
 #    (name and section), and its .SH sections come in man-pages(7) order;
 #  * `man --warnings -l` (what lintian's groff-message check runs) and
 #    lexgrog (the whatis entry) must print nothing on stderr.
-# And every function declared in lib/shmar.h.in has a page man/<name>.3
-# whose SYNOPSIS shows its prototype as the header declares it.
+# And every function declared in lib/shmar.h.in (and in libshmar-mpi's
+# mpi/shmar-mpi.h) has a page man/<name>.3 whose SYNOPSIS shows its
+# prototype as the header declares it.
 #
 # Runs as an automake test (top_srcdir in the environment) or by hand from
 # the source tree.  Exit 77 when man(1) is missing.
@@ -21,6 +22,7 @@ set -u
 srcdir=$(cd "$top_srcdir" && pwd) || exit 99
 mandir=$srcdir/man
 header=$srcdir/lib/shmar.h.in
+headers="$header $srcdir/mpi/shmar-mpi.h"
 
 if ! command -v man >/dev/null 2>&1; then
 	echo "SKIP: man(1) not found (install man-db and groff-base)"
@@ -31,7 +33,9 @@ if ! command -v groff >/dev/null 2>&1; then
 	exit 77
 fi
 [ -d "$mandir" ] || { echo "FAIL: no directory $mandir"; exit 1; }
-[ -r "$header" ] || { echo "FAIL: cannot read $header"; exit 1; }
+for h in $headers; do
+	[ -r "$h" ] || { echo "FAIL: cannot read $h"; exit 1; }
+done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-manpages.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
@@ -154,14 +158,14 @@ done
 
 # Every function of the public header has a page whose SYNOPSIS (after .so
 # resolution, as a reader sees it) holds the prototype, whitespace aside.
-protos=$(sed 's:/\*.*\*/::' "$header" | awk '
+protos=$(cat $headers | sed 's:/\*.*\*/::' | awk '
 	/^#/ { next }
 	!collecting && /^(SHMAR_WUR[ \t]+)?[A-Za-z_][A-Za-z_0-9 \t*]*[ \t*]shmar_[a-z_0-9]+\(/ { collecting = 1; buf = "" }
 	collecting {
 		buf = buf " " $0
 		if ($0 ~ /\);/) { print buf; collecting = 0 }
 	}' | sed 's/SHMAR_WUR//; s/^[ 	]*//; s/[ 	][ 	]*/ /g')
-[ -n "$protos" ] || fail "no function declarations found in lib/shmar.h.in"
+[ -n "$protos" ] || fail "no function declarations found in the public headers"
 
 nfuncs=0
 printf '%s\n' "$protos" > "$tmp/protos"
@@ -170,7 +174,7 @@ while IFS= read -r proto; do
 	fn=$(printf '%s\n' "$proto" | sed 's/(.*//; s/.*[ *]//')
 	nfuncs=$((nfuncs + 1))
 	if [ ! -f "$mandir/$fn.3" ]; then
-		fail "$fn() is declared in lib/shmar.h.in but man/$fn.3 does not exist"
+		fail "$fn() is declared in a public header but man/$fn.3 does not exist"
 		continue
 	fi
 	# Render without formatting; man-db strips it when stdout is no tty.
@@ -179,10 +183,10 @@ while IFS= read -r proto; do
 	want=$(printf '%s' "$proto" | tr -d ' \t\n')
 	case $synopsis in
 	*"$want"*) ;;
-	*) fail "man/$fn.3: SYNOPSIS does not show the prototype from lib/shmar.h.in: $proto" ;;
+	*) fail "man/$fn.3: SYNOPSIS does not show the prototype from its header: $proto" ;;
 	esac
 done < "$tmp/protos"
 
-echo "checked $pages man pages and $nfuncs functions of lib/shmar.h.in: $fails failure(s)"
+echo "checked $pages man pages and $nfuncs functions of the public headers: $fails failure(s)"
 [ "$fails" -eq 0 ] || exit 1
 exit 0
