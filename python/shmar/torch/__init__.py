@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: MIT
+"""The torch.distributed backend "shmar": libshmar on one host, gloo for the rest.
+
+    import shmar.torch                      # registers the backend
+    dist.init_process_group("shmar", ...)   # instead of "gloo"
+
+Each process group forms its libshmar job through the store torch gives it,
+after checking that every rank runs on one host (see shmar.torch._hosts);
+otherwise it says so once on standard error and delegates everything to gloo.
+shmar.torch.all_reduce_() is the direct call for an engine's own all-reduce.
+"""
+
+import torch.distributed as dist
+from torch.distributed.distributed_c10d import GroupMember
+
+import shmar
+from shmar import _lib, _ops
+from shmar.torch._group import ShmarProcessGroup, _dtype_codes, runtime_error
+
+__all__ = ["ShmarProcessGroup", "all_reduce_", "BACKEND"]
+
+BACKEND = "shmar"
+
+_SUM = dist.ReduceOp.SUM
+
+
+def _create(store, rank, size, timeout):
+    return ShmarProcessGroup(store, rank, size, timeout)
+
+
+def _register():
+    if hasattr(dist.Backend, BACKEND.upper()):
+        return  # already registered (a reload of this module)
+    try:
+        dist.Backend.register_backend(BACKEND, _create, devices=["cpu"])  # torch >= 2.0
+    except TypeError:
+        dist.Backend.register_backend(BACKEND, _create)  # torch 1.13
+
+
+def all_reduce_(tensor, op=_SUM, group=None):
+    """All-reduce tensor in place and return it.
+
+    The direct path: when group (default: the world) is a shmar group on one
+    host and tensor a contiguous CPU tensor of a libshmar dtype, it calls the
+    library straight away, skipping torch.distributed's dispatch; otherwise
+    it calls torch.distributed.all_reduce.
+    """
+    pg = GroupMember.WORLD if group is None else group
+    if pg.__class__ is ShmarProcessGroup:
+        comm = pg._comm
+        if comm is not None:
+            code = _lib.SUM if op is _SUM else _ops.torch_code(op)
+            dtype = _dtype_codes.get(tensor.dtype)
+            if code is not None and dtype is not None and tensor.is_cpu:
+                try:
+                    simple = tensor.is_contiguous()
+                except RuntimeError:  # sparse
+                    simple = False
+                if simple:
+                    try:
+                        comm._all_reduce_raw(tensor.data_ptr(), tensor.numel(), dtype, code)
+                    except shmar.Error as err:
+                        raise runtime_error(err) from None
+                    return tensor
+    dist.all_reduce(tensor, op=op, group=group)
+    return tensor
+
+
+_register()
