@@ -57,6 +57,19 @@ def torch_dtype_code(dtype):
     return code
 
 
+_strided = []  # torch.strided, once seen
+
+
+def is_strided(layout):
+    """True for torch.strided (the layout of dense tensors), not sparse ones."""
+    if _strided:
+        return layout is _strided[0]
+    if str(layout) == "torch.strided":
+        _strided.append(layout)
+        return True
+    return False
+
+
 def _describe_tensor(tensor, writable):
     code = _torch_codes.get(tensor.dtype)
     if code is None:
@@ -66,11 +79,9 @@ def _describe_tensor(tensor, writable):
                             f"(use {_SUPPORTED})")
     if not tensor.is_cpu:
         raise ValueError(f"shmar: the tensor is on {tensor.device}, not in CPU memory")
-    try:
-        contiguous = tensor.is_contiguous()
-    except RuntimeError as err:  # sparse and other layouts without strides
-        raise TypeError(f"shmar: unsupported tensor layout {tensor.layout}") from err
-    if not contiguous:
+    if not is_strided(tensor.layout):
+        raise TypeError(f"shmar: tensors of layout {tensor.layout} are not supported")
+    if not tensor.is_contiguous():
         raise ValueError("shmar: the tensor is not contiguous "
                          "(reduce tensor.contiguous() and copy the result back)")
     return Buffer(tensor, tensor.data_ptr(), tensor.numel(), code)

@@ -14,10 +14,12 @@ class Error(OSError):
     """
 
     def __init__(self, code, strerror, details=""):
-        message = f"{strerror}: {details}" if details else strerror
-        super().__init__(code, message)
-        self.strerror = strerror
+        super().__init__(code, strerror)
         self.details = details
+
+    def __str__(self):
+        text = f"[Errno {self.errno}] {self.strerror}"
+        return f"{text}: {self.details}" if self.details else text
 
     def __reduce__(self):  # keep the three fields through pickle
         return (type(self), (self.errno, self.strerror, self.details))

@@ -10,6 +10,7 @@ otherwise it says so once on standard error and delegates everything to gloo.
 shmar.torch.all_reduce_() is the direct call for an engine's own all-reduce.
 """
 
+import torch
 import torch.distributed as dist
 from torch.distributed.distributed_c10d import GroupMember
 
@@ -22,6 +23,7 @@ __all__ = ["ShmarProcessGroup", "all_reduce_", "BACKEND"]
 BACKEND = "shmar"
 
 _SUM = dist.ReduceOp.SUM
+_STRIDED = torch.strided
 
 
 def _create(store, rank, size, timeout):
@@ -51,17 +53,13 @@ def all_reduce_(tensor, op=_SUM, group=None):
         if comm is not None:
             code = _lib.SUM if op is _SUM else _ops.torch_code(op)
             dtype = _dtype_codes.get(tensor.dtype)
-            if code is not None and dtype is not None and tensor.is_cpu:
+            if (code is not None and dtype is not None and tensor.is_cpu
+                    and tensor.layout is _STRIDED and tensor.is_contiguous()):
                 try:
-                    simple = tensor.is_contiguous()
-                except RuntimeError:  # sparse
-                    simple = False
-                if simple:
-                    try:
-                        comm._all_reduce_raw(tensor.data_ptr(), tensor.numel(), dtype, code)
-                    except shmar.Error as err:
-                        raise runtime_error(err) from None
-                    return tensor
+                    comm._all_reduce_raw(tensor.data_ptr(), tensor.numel(), dtype, code)
+                except shmar.Error as err:
+                    raise runtime_error(err) from None
+                return tensor
     dist.all_reduce(tensor, op=op, group=group)
     return tensor
 

@@ -21,6 +21,7 @@ from shmar.torch import _hosts
 _c = _lib.lib
 _dtype_code = _buffers.torch_dtype_code
 _refcount = sys.getrefcount
+_STRIDED = torch.strided
 
 
 def _unshared_refcount():
@@ -111,7 +112,7 @@ class DoneWork(dist.Work):
 def _local_dtype(tensor):
     """The library's dtype code when libshmar can take this tensor, else None."""
     code = _dtype_code(tensor.dtype)
-    if code is None or not tensor.is_cpu or tensor.layout is not torch.strided:
+    if code is None or not tensor.is_cpu or tensor.layout is not _STRIDED:
         return None
     return code
 
@@ -232,20 +233,17 @@ class ShmarProcessGroup(dist.ProcessGroup):
             tensor = tensors[0]
             dtype = _dtype_codes.get(tensor.dtype)
             op = _op_code(opts)
-            if dtype is not None and op is not None and tensor.is_cpu:
+            if (dtype is not None and op is not None and tensor.is_cpu
+                    and tensor.layout is _STRIDED):
+                simple = tensor.is_contiguous()
+                work = tensor if simple else tensor.contiguous()
                 try:
-                    simple = tensor.is_contiguous()
-                except RuntimeError:  # a layout without strides (sparse): gloo's
-                    simple = None
-                if simple is not None:
-                    work = tensor if simple else tensor.contiguous()
-                    try:
-                        comm._all_reduce_raw(work.data_ptr(), work.numel(), dtype, op)
-                    except shmar.Error as err:
-                        raise runtime_error(err) from None
-                    if not simple:
-                        tensor.copy_(work)
-                    return self._done(tensors)
+                    comm._all_reduce_raw(work.data_ptr(), work.numel(), dtype, op)
+                except shmar.Error as err:
+                    raise runtime_error(err) from None
+                if not simple:
+                    tensor.copy_(work)
+                return self._done(tensors)
         return self._gloo.allreduce(tensors, opts) if opts is not None else \
             self._gloo.allreduce(tensors)
 
