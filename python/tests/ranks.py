@@ -13,6 +13,7 @@ call that outlives its timeout breaks the pool, which is then shut down:
 import multiprocessing
 import os
 import signal
+import tempfile
 import time
 import traceback
 
@@ -21,10 +22,10 @@ class RankFailed(AssertionError):
     """Some rank raised, died or missed the deadline."""
 
 
-def _worker(conn, rank, nranks, setup, setup_args):
+def _worker(conn, rank, nranks, setup, setup_args, scratch):
     try:
         if setup is not None:
-            setup(rank, nranks, *setup_args)
+            setup(rank, nranks, scratch, *setup_args)
         conn.send(("ready", None))
     except BaseException:  # noqa: BLE001 (reported to the parent)
         conn.send(("error", traceback.format_exc()))
@@ -45,16 +46,24 @@ def _worker(conn, rank, nranks, setup, setup_args):
 
 
 class Ranks:
-    """nranks spawned workers; setup(rank, nranks, *setup_args) runs once in each."""
+    """nranks spawned workers; setup(rank, nranks, scratch, *setup_args) runs once in each.
+
+    scratch is a path that no file has, the same in every rank and new for
+    every pool (for a FileStore, say); it is removed when the pool closes.
+    """
 
     def __init__(self, nranks, setup=None, setup_args=(), timeout=120):
         self.nranks = nranks
         self.broken = False
+        fd, self._scratch = tempfile.mkstemp(prefix="shmar-ranks-")
+        os.close(fd)
+        os.unlink(self._scratch)
         ctx = multiprocessing.get_context("spawn")
         self._conns, self._procs = [], []
         for rank in range(nranks):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child, rank, nranks, setup, setup_args),
+            proc = ctx.Process(target=_worker, args=(child, rank, nranks, setup, setup_args,
+                                     self._scratch),
                                daemon=True, name=f"rank{rank}")
             proc.start()
             child.close()
@@ -120,6 +129,10 @@ class Ranks:
                 proc.join(5)
         for conn in self._conns:
             conn.close()
+        try:
+            os.unlink(self._scratch)
+        except FileNotFoundError:
+            pass
 
 
 class Pools:

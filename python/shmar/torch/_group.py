@@ -71,7 +71,8 @@ def runtime_error(err):
 
 
 def _runtime_str(self):
-    return f"shmar: {self.args[1]}"
+    return f"shmar: {self.strerror}: {self.details}" if self.details else \
+        f"shmar: {self.strerror}"
 
 
 # ------------------------------------------------------------ work objects
@@ -115,6 +116,18 @@ def _local_dtype(tensor):
     if code is None or not tensor.is_cpu or tensor.layout is not _STRIDED:
         return None
     return code
+
+
+def _copyable(tensor):
+    """True when libshmar can copy tensor, as bytes if need be (any dtype)."""
+    return tensor.is_cpu and tensor.layout is _STRIDED
+
+
+def _as_bytes(tensor):
+    """tensor, or a uint8 view of it when libshmar lacks its dtype (copies only)."""
+    if _dtype_codes.get(tensor.dtype) is not None:
+        return tensor
+    return tensor.view(torch.uint8)
 
 
 def _all_local(tensors):
@@ -263,9 +276,10 @@ class ShmarProcessGroup(dist.ProcessGroup):
 
     def _allgather_base(self, output, input, opts=None):  # noqa: A002 (torch's name)
         comm = self._comm
-        if comm is not None and _all_local((output, input)) is not None:
+        if (comm is not None and output.dtype == input.dtype and _copyable(output)
+                and _copyable(input)):
             out = _contiguous(output)
-            self._run(comm.all_gather, _contiguous(input), out)
+            self._run(comm.all_gather, _as_bytes(_contiguous(input)), _as_bytes(out))
             _copy_back(output, out)
             return DoneWork([output])
         if opts is None:
@@ -287,10 +301,10 @@ class ShmarProcessGroup(dist.ProcessGroup):
     def allgather(self, output_tensors, input_tensors, opts=None):
         comm = self._comm
         if (comm is not None and len(input_tensors) == 1 and len(output_tensors) == 1
-                and self._gatherable(output_tensors[0], input_tensors[0])):
+                and self._gatherable(output_tensors[0], input_tensors[0], _copyable)):
             outputs, tensor = output_tensors[0], input_tensors[0]
             gathered = torch.empty((len(outputs),) + tuple(tensor.shape), dtype=tensor.dtype)
-            self._run(comm.all_gather, _contiguous(tensor), gathered)
+            self._run(comm.all_gather, _as_bytes(_contiguous(tensor)), _as_bytes(gathered))
             for out, block in zip(outputs, gathered):
                 out.copy_(block)
             return DoneWork(output_tensors)
@@ -316,12 +330,12 @@ class ShmarProcessGroup(dist.ProcessGroup):
 
     def broadcast(self, tensors, opts=None):
         comm = self._comm
-        if (comm is not None and len(tensors) == 1 and _local_dtype(tensors[0]) is not None
+        if (comm is not None and len(tensors) == 1 and _copyable(tensors[0])
                 and (opts is None or opts.rootTensor == 0)):
             tensor = tensors[0]
             root = opts.rootRank if opts is not None else 0
             work = _contiguous(tensor)
-            self._run(comm.broadcast, work, root)
+            self._run(comm.broadcast, _as_bytes(work), root)
             _copy_back(tensor, work)
             return DoneWork(tensors)
         if opts is None:
@@ -337,11 +351,18 @@ class ShmarProcessGroup(dist.ProcessGroup):
             return self._gloo.barrier()
         return self._gloo.barrier(opts)
 
-    def _gatherable(self, blocks, tensor):
-        """True when libshmar can gather (or scatter) tensor to blocks."""
-        return (len(blocks) == self.size()
-                and _all_local(list(blocks) + [tensor]) is not None
-                and all(b.numel() == tensor.numel() for b in blocks))
+    def _gatherable(self, blocks, tensor, copyable=None):
+        """True when libshmar can gather tensor to (or reduce-scatter it from) blocks.
+
+        copyable: a test of each tensor for a plain copy (any dtype);
+        without it, the tensors must have a dtype libshmar reduces.
+        """
+        if len(blocks) != self.size() or any(b.numel() != tensor.numel() or
+                                              b.dtype != tensor.dtype for b in blocks):
+            return False
+        if copyable is not None:
+            return copyable(tensor) and all(copyable(b) for b in blocks)
+        return _all_local(list(blocks) + [tensor]) is not None
 
     @staticmethod
     def _run(method, *args):
