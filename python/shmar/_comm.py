@@ -289,7 +289,7 @@ class Comm:
     def broadcast(self, buf, root=0):
         """Copy buf of rank root into buf of every other rank.  Returns buf."""
         root = _int("root", root, 0)
-        if root >= self._size and self._handle is not None:
+        if root >= self._size:
             raise ValueError(f"shmar: root {root} is not below size {self._size}")
         view = _buffers.describe(buf, root != self._rank)
         self._call(_c.shmar_broadcast, view.address, view.count, view.dtype, root)

@@ -88,6 +88,15 @@ def test_registered():
     assert hasattr(dist.Backend, "SHMAR")
 
 
+def test_layout():
+    from shmar.torch._hosts import Layout  # pylint: disable=import-outside-toplevel
+    layout = Layout(["a 1 uid=0", "b 2 uid=0", "a 1 uid=0", "a 1 uid=0", "c 3 uid=0"], 2)
+    assert layout.hosts == [[0, 2, 3], [1], [4]] and layout.local_ranks == [0, 2, 3]
+    assert not layout.single_host
+    assert layout.describe() == "3 hosts (a: ranks 0,2-3; b: ranks 1; c: ranks 4)"
+    assert Layout(["x"] * 4, 1).single_host
+
+
 def rank_world(rank, nranks):
     pg = dist.group.WORLD
     assert isinstance(pg, ShmarProcessGroup) and pg.getBackendName() == "shmar"
