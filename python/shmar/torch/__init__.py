@@ -10,7 +10,6 @@ otherwise it says so once on standard error and delegates everything to gloo.
 shmar.torch.all_reduce_() is the direct call for an engine's own all-reduce.
 """
 
-import torch
 import torch.distributed as dist
 from torch.distributed.distributed_c10d import GroupMember
 
@@ -23,7 +22,6 @@ __all__ = ["ShmarProcessGroup", "all_reduce_", "BACKEND"]
 BACKEND = "shmar"
 
 _SUM = dist.ReduceOp.SUM
-_STRIDED = torch.strided
 
 
 def _create(store, rank, size, timeout):
@@ -48,15 +46,18 @@ def all_reduce_(tensor, op=_SUM, group=None):
     it calls torch.distributed.all_reduce.
     """
     pg = GroupMember.WORLD if group is None else group
-    if pg.__class__ is ShmarProcessGroup:
-        comm = pg._comm
-        if comm is not None:
-            code = _lib.SUM if op is _SUM else _ops.torch_code(op)
-            dtype = _dtype_codes.get(tensor.dtype)
-            if (code is not None and dtype is not None and tensor.is_cpu
-                    and tensor.layout is _STRIDED and tensor.is_contiguous()):
+    comm = pg._comm if pg.__class__ is ShmarProcessGroup else None
+    if comm is not None and tensor.is_cpu:
+        dtype = _dtype_codes.get(tensor.dtype)
+        code = _lib.SUM if op is _SUM else _ops.torch_code(op)
+        if dtype is not None and code is not None:
+            try:
+                address = tensor.data_ptr() if tensor.is_contiguous() else None
+            except RuntimeError:  # no strides or storage (sparse): not for libshmar
+                address = None
+            if address is not None:
                 try:
-                    comm._all_reduce_raw(tensor.data_ptr(), tensor.numel(), dtype, code)
+                    comm._all_reduce_raw(address, tensor.numel(), dtype, code)
                 except shmar.Error as err:
                     raise runtime_error(err) from None
                 return tensor

@@ -246,17 +246,21 @@ class ShmarProcessGroup(dist.ProcessGroup):
             tensor = tensors[0]
             dtype = _dtype_codes.get(tensor.dtype)
             op = _op_code(opts)
-            if (dtype is not None and op is not None and tensor.is_cpu
-                    and tensor.layout is _STRIDED):
-                simple = tensor.is_contiguous()
-                work = tensor if simple else tensor.contiguous()
+            if dtype is not None and op is not None and tensor.is_cpu:
                 try:
-                    comm._all_reduce_raw(work.data_ptr(), work.numel(), dtype, op)
-                except shmar.Error as err:
-                    raise runtime_error(err) from None
-                if not simple:
-                    tensor.copy_(work)
-                return self._done(tensors)
+                    simple = tensor.is_contiguous()
+                    work = tensor if simple else tensor.contiguous()
+                    address = work.data_ptr()
+                except RuntimeError:  # no strides or storage (sparse): gloo's business
+                    address = None
+                if address is not None:
+                    try:
+                        comm._all_reduce_raw(address, work.numel(), dtype, op)
+                    except shmar.Error as err:
+                        raise runtime_error(err) from None
+                    if not simple:
+                        tensor.copy_(work)
+                    return self._done(tensors)
         return self._gloo.allreduce(tensors, opts) if opts is not None else \
             self._gloo.allreduce(tensors)
 
