@@ -309,6 +309,12 @@ def rank_gloo_fallback(rank, nranks):
     shorts = torch.tensor([rank, -7], dtype=torch.int16)
     dist.broadcast(shorts, src=0)
     assert shorts.tolist() == [0, -7]
+    scalar = torch.tensor(complex(rank, 1))  # zero dimensions
+    dist.broadcast(scalar, src=nranks - 1)
+    assert scalar.item() == complex(nranks - 1, 1)
+    rows = [torch.empty((1, 2), dtype=torch.int16) for _ in range(nranks)]
+    dist.all_gather(rows, torch.tensor([rank, 5], dtype=torch.int16))  # shapes differ
+    assert [r.tolist() for r in rows] == [[[r, 5]] for r in range(nranks)]
 
 
 @pytest.mark.parametrize("nranks", NRANKS)

@@ -2,10 +2,11 @@
 """ShmarProcessGroup: a torch.distributed process group over libshmar, with gloo beside it.
 
 libshmar does all_reduce, all_gather(_into_tensor), reduce_scatter(_tensor),
-broadcast and barrier on CPU tensors of its seven dtypes.  Everything else
-(other collectives, bool and complex tensors, tensors off the CPU, the
-bitwise reductions) goes to an inner gloo group built from the same store,
-and so does every call when the ranks are not all on one host.
+broadcast and barrier on CPU tensors: the reductions on its seven dtypes,
+the gathers and broadcasts on any dtype (moved as bytes).  Everything else
+(other collectives, reductions of bool, complex or int8 tensors, the bitwise
+reductions, tensors off the CPU) goes to an inner gloo group built from the
+same store, and so does every call when the ranks are not all on one host.
 """
 
 import secrets
@@ -112,7 +113,7 @@ class DoneWork(dist.Work):
 
 def _local_dtype(tensor):
     """The library's dtype code when libshmar can take this tensor, else None."""
-    code = _dtype_code(tensor.dtype)
+    code = _dtype_codes.get(tensor.dtype)
     if code is None or not tensor.is_cpu or tensor.layout is not _STRIDED:
         return None
     return code
@@ -124,10 +125,10 @@ def _copyable(tensor):
 
 
 def _as_bytes(tensor):
-    """tensor, or a uint8 view of it when libshmar lacks its dtype (copies only)."""
+    """tensor (contiguous), or a flat uint8 view of it when libshmar lacks its dtype."""
     if _dtype_codes.get(tensor.dtype) is not None:
         return tensor
-    return tensor.view(torch.uint8)
+    return tensor.reshape(-1).view(torch.uint8)
 
 
 def _all_local(tensors):
@@ -310,7 +311,7 @@ class ShmarProcessGroup(dist.ProcessGroup):
             gathered = torch.empty((len(outputs),) + tuple(tensor.shape), dtype=tensor.dtype)
             self._run(comm.all_gather, _as_bytes(_contiguous(tensor)), _as_bytes(gathered))
             for out, block in zip(outputs, gathered):
-                out.copy_(block)
+                out.copy_(block.reshape(out.shape))
             return DoneWork(output_tensors)
         if opts is None:
             return self._gloo.allgather(output_tensors, input_tensors)
