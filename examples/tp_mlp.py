@@ -12,7 +12,13 @@ the down-projection by rows, so that each rank ends the layer with a partial
 sum of the output, and one all-reduce per layer adds the partial sums.
 With the shmar backend the activations are bfloat16; gloo (torch 1.13)
 cannot reduce bfloat16, so with gloo they are float32, as torch users run
-today.  Rank 0 prints the median time of a decode step and of one all-reduce.
+today.  Rank 0 prints the median time of a decode step and of one all-reduce
+(which includes waiting for the slowest rank).
+
+The default model is small, so that the all-reduces matter: with Debian's
+torch 1.13 (a generic BLAS, no fast bfloat16 matrix-vector product on
+AVX2) a wider layer spends its time in the matrix products, and bfloat16
+ones are slower there than float32 ones; use --hidden and --ffn to see that.
 
 Switching a program to libshmar takes two lines:
 
@@ -36,8 +42,8 @@ def parse_args():
     parser.add_argument("--backend", choices=("shmar", "gloo"), default="shmar")
     parser.add_argument("--nranks", type=int, default=2,
                         help="ranks to start (ignored under torchrun)")
-    parser.add_argument("--hidden", type=int, default=512, help="model width")
-    parser.add_argument("--ffn", type=int, default=1024, help="MLP width, split over ranks")
+    parser.add_argument("--hidden", type=int, default=256, help="model width")
+    parser.add_argument("--ffn", type=int, default=512, help="MLP width, split over ranks")
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--tokens", type=int, default=1, help="tokens per decode step")
     parser.add_argument("--steps", type=int, default=200)

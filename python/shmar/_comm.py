@@ -108,6 +108,7 @@ class Comm:
         self._handle_arg = None
         self._raw_args = (None, None, None, None)  # see _all_reduce_raw
         self._busy = threading.Lock()   # held during every call into a comm
+        self._try_lock, self._unlock = self._busy.acquire, self._busy.release
         self._life = threading.Lock()   # makes abort() and close() exclusive
         self._rank = self._size = -1
         self._job = None
@@ -168,6 +169,7 @@ class Comm:
         try:
             with self._life:
                 handle, self._handle = self._handle, None
+                self._handle_arg = None
                 if handle is not None:
                     _c.shmar_comm_destroy(handle)
         finally:
@@ -218,17 +220,18 @@ class Comm:
         if args[0] != address or args[1] != count:
             args = (address, count, ctypes.c_void_p(address), ctypes.c_size_t(count))
             self._raw_args = args  # one store: threads never see half of it
-        if not self._busy.acquire(False):
+        if not self._try_lock(False):
             raise _errors.from_code(-errno.EBUSY, _lib.strerror(-errno.EBUSY),
                                     "another thread is using this Comm")
         try:
-            if self._handle is None:
+            handle = self._handle_arg  # None once closed
+            if handle is None:
                 raise ValueError("shmar: operation on a closed Comm")
-            rc = _raw_allreduce(self._handle_arg, args[2], args[2], args[3], dtype, op)
+            rc = _raw_allreduce(handle, args[2], args[2], args[3], dtype, op)
             if rc < 0:
                 raise _errors.from_code(rc, _lib.strerror(rc), _lib.last_error(self._handle))
         finally:
-            self._busy.release()
+            self._unlock()
 
     def all_reduce(self, buf, op="sum", out=None):
         """Reduce buf over all ranks with op; in place, or into out.
