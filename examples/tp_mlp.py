@@ -53,6 +53,9 @@ def parse_args():
     parser.add_argument("--direct", action="store_true",
                         help="all-reduce with shmar.torch.all_reduce_ (the direct path)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per rank")
+    parser.add_argument("--bind", action="store_true",
+                        help="pin rank r to CPU r, as shmar-bench does (gloo's threads then "
+                             "share that CPU)")
     return parser.parse_args()
 
 
@@ -83,6 +86,9 @@ class ShardedMLP:
 
 
 def run(rank, nranks, args, init_method):
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.bind and len(cpus) >= nranks:
+        os.sched_setaffinity(0, {cpus[rank]})
     torch.set_num_threads(args.threads)
     if args.backend == "shmar":
         import shmar.torch  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
