@@ -354,6 +354,27 @@ def test_subgroups(pools, nranks):
     _world(pools, nranks).run(rank_subgroups)
 
 
+def rank_other_environment(rank, nranks):
+    """Ranks whose SHMAR_DIR differ still meet: in rank 0's directory."""
+    import tempfile  # pylint: disable=import-outside-toplevel
+    shared = os.environ["SHMAR_DIR"]
+    with tempfile.TemporaryDirectory() as own:
+        if rank != 0:
+            os.environ["SHMAR_DIR"] = own
+        try:
+            group = dist.new_group(backend="shmar")
+        finally:
+            os.environ["SHMAR_DIR"] = shared
+        value = torch.ones(2, dtype=torch.bfloat16)
+        dist.all_reduce(value, group=group)
+        assert value.tolist() == [float(nranks)] * 2 and os.listdir(own) == []
+
+
+@pytest.mark.parametrize("nranks", NRANKS)
+def test_ranks_with_other_environments(pools, nranks):
+    _world(pools, nranks).run(rank_other_environment)
+
+
 def rank_direct_path(rank, nranks):
     one = torch.ones(5, dtype=torch.float16)
     assert shmar.torch.all_reduce_(one) is one and one.tolist() == [float(nranks)] * 5

@@ -9,6 +9,8 @@ reductions, tensors off the CPU) goes to an inner gloo group built from the
 same store, and so does every call when the ranks are not all on one host.
 """
 
+import ctypes
+import os
 import secrets
 import sys
 
@@ -194,16 +196,35 @@ def _say_delegating(layout, rank):
               "on one host, so this group uses gloo for everything", file=sys.stderr)
 
 
+def _rendezvous_dir():
+    """The rendezvous directory libshmar picks here, as shmar_comm_init(3) says:
+    SHMAR_DIR, else $XDG_RUNTIME_DIR/shmar, else /tmp/shmar-<euid>."""
+    config = _lib.ConfigBuffer()
+    _c.shmar_config_init(ctypes.byref(config))
+    if config.cfg.dir:
+        return os.fsdecode(config.cfg.dir)
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime.startswith("/"):
+        return os.path.join(runtime, "shmar")
+    return f"/tmp/shmar-{os.geteuid()}"
+
+
 def _join_job(store, rank, size, timeout):
-    """Form the libshmar job of this group: rank 0 names it in the store."""
+    """Form the libshmar job of this group: rank 0 names it in the store.
+
+    Rank 0 also says where to meet, so that ranks whose environments differ
+    (one without XDG_RUNTIME_DIR, say) still find each other.
+    """
     if rank == 0:
-        job = f"torch-{secrets.token_hex(8)}"
-        token = secrets.token_hex(16)
+        job, token, where = f"torch-{secrets.token_hex(8)}", secrets.token_hex(16), \
+            _rendezvous_dir()
+        store.set("shmar/dir", os.fsencode(where))
         store.set("shmar/job", f"{job} {token}")
     else:
         job, token = store.get("shmar/job").decode().split()
+        where = os.fsdecode(store.get("shmar/dir"))
     timeout_ms = max(1, int(timeout.total_seconds() * 1000))
-    return shmar.Comm(job, size, rank, token=token, timeout_ms=timeout_ms)
+    return shmar.Comm(job, size, rank, dir=where, token=token, timeout_ms=timeout_ms)
 
 
 class ShmarProcessGroup(dist.ProcessGroup):
