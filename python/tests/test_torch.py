@@ -389,6 +389,13 @@ def rank_direct_path(rank, nranks):
     assert small.tolist() == [nranks, nranks * (nranks - 1)]
     with pytest.raises((TypeError, ValueError, RuntimeError)):  # as torch says it
         shmar.torch.all_reduce_(torch.ones(2), dist.ReduceOp.PREMUL_SUM)
+    # a group whose job was left
+    group = dist.new_group(backend="shmar")
+    group.close()
+    with pytest.raises(ValueError):
+        shmar.torch.all_reduce_(torch.ones(2), group=group)
+    with pytest.raises(ValueError):
+        dist.all_reduce(torch.ones(2), group=group)
 
 
 def test_direct_path(pools):
