@@ -4,11 +4,12 @@
 
     python3 examples/allreduce_latency.py [--nranks 2] [--count 1] [--calls 20000]
 
-Each rank makes back-to-back all-reduces of --count float32 elements (1:
-4 bytes) through each path in turn, --rounds times, interleaved; rank 0
-prints the median over the rounds of the time per call.  Compare with the
-C library's own figure, the b2b_us column of
-``shmar-bench -n 2 -s 4 -m in``; the difference is the cost of the path.
+Each rank makes all-reduces of --count float32 elements (1: 4 bytes)
+through each path in turn, --rounds times, interleaved, each call timed
+alone right after a libshmar barrier, as shmar-bench times the C library;
+rank 0 prints the median call (the maximum over the ranks of each call's
+time, as shmar-bench takes it).  Compare with the med_us column of
+``shmar-bench -n 2 -s 4 -m in``: the difference is the cost of the path.
 Ranks are pinned to CPUs 0..N-1 as shmar-bench pins them.
 
   dist.all_reduce          torch.distributed.all_reduce on the "shmar" backend
@@ -43,16 +44,20 @@ def run(rank, args, init_method, results):
         "gloo": lambda: dist.all_reduce(tensor, group=gloo),
     }
     times = {name: [] for name in paths}
+    clock = time.perf_counter
     for _ in range(args.rounds):
         for name, call in paths.items():
             calls = args.calls // 20 if name == "gloo" else args.calls
             for _ in range(calls // 10):  # warm up
                 call()
-            dist.barrier()
-            start = time.perf_counter()
-            for _ in range(calls):
+            samples = torch.empty(calls, dtype=torch.float64)
+            for i in range(calls):
+                comm.barrier()
+                start = clock()
                 call()
-            times[name].append((time.perf_counter() - start) / calls)
+                samples[i] = clock() - start
+            dist.all_reduce(samples, op=dist.ReduceOp.MAX, group=gloo)  # the slowest rank
+            times[name].append(float(samples.median()))
     if rank == 0:
         results.put({name: statistics.median(t) for name, t in times.items()})
     dist.destroy_process_group()
@@ -76,7 +81,8 @@ def main():
         medians = results.get(timeout=600)
         for proc in procs:
             proc.join()
-    print(f"ranks={args.nranks} bytes={4 * args.count}: median time per call")
+    print(f"ranks={args.nranks} bytes={4 * args.count}: median time of one call "
+          f"(median of {args.rounds} rounds)")
     for name, seconds in medians.items():
         print(f"  {name:24s} {seconds * 1e6:8.2f} us")
 
