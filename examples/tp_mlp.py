@@ -90,18 +90,16 @@ def run(rank, nranks, args, init_method):
     if args.bind and len(cpus) >= nranks:
         os.sched_setaffinity(0, {cpus[rank]})
     torch.set_num_threads(args.threads)
+    if args.direct and args.backend != "shmar":
+        raise SystemExit("--direct needs --backend shmar")
+    all_reduce = dist.all_reduce
     if args.backend == "shmar":
-        import shmar.torch  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+        import shmar.torch  # registers the backend  pylint: disable=import-outside-toplevel
+        if args.direct:
+            all_reduce = shmar.torch.all_reduce_
     dist.init_process_group(args.backend, init_method=init_method, rank=rank,
                             world_size=nranks)
     dtype = getattr(torch, args.dtype or ("bfloat16" if args.backend == "shmar" else "float32"))
-    if args.direct:
-        if args.backend != "shmar":
-            raise SystemExit("--direct needs --backend shmar")
-        import shmar.torch  # pylint: disable=import-outside-toplevel
-        all_reduce = shmar.torch.all_reduce_
-    else:
-        all_reduce = dist.all_reduce
     model = ShardedMLP(args, rank, nranks, dtype)
     x = torch.randn(args.tokens, args.hidden, generator=torch.Generator().manual_seed(7))
     x = x.to(dtype)

@@ -21,7 +21,7 @@ import shmar  # noqa: E402
 
 import data  # noqa: E402
 import reference  # noqa: E402
-from reference import FLOATS, OPS, STORAGE  # noqa: E402
+from reference import OPS, STORAGE  # noqa: E402
 
 DTYPES = ("float32", "bfloat16", "float16", "float64", "int32", "int64", "uint8")
 NRANKS = (2, 3)

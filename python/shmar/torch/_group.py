@@ -41,8 +41,10 @@ def _unshared_refcount():
     holder.last = object()
     work = holder.last
     unshared = _refcount(work)
-    kept = holder.last  # noqa: F841 (a reference held by a caller)
-    return unshared if _refcount(work) > unshared else -1
+    kept = holder.last  # a reference held by a caller
+    shared = _refcount(work)
+    del kept
+    return unshared if shared > unshared else -1
 
 
 _UNSHARED = _unshared_refcount()
