@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 need="build-essential autoconf automake libtool autoconf-archive pkg-config
       liburing-dev libcap-ng-dev libcmocka-dev man-db groff-base
-      openmpi-bin libopenmpi-dev"
+      openmpi-bin libopenmpi-dev
+      python3 python3-numpy python3-pytest python3-torch dh-python"
 missing=""
 for p in $need; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
