@@ -35,7 +35,7 @@
 /* Sub-chunks of the pipelined all-reduce: smallest, largest, default. */
 #define SHMAR_CHUNK_MIN (4096u)
 #define SHMAR_CHUNK_MAX ((size_t)64 << 20)
-#define SHMAR_CHUNK_DEFAULT ((size_t)64 << 10)
+#define SHMAR_CHUNK_DEFAULT ((size_t)256 << 10)
 /* Regions of the stream ring: sub-chunks a rank can be ahead of its slowest peer, and more. */
 #define SHMAR_STREAM_REGIONS 8u
 
