@@ -130,10 +130,27 @@ wrap() { # code: a fragment as the body of a function with its context
 	printf '}\nreturn 0;\n}\n'
 }
 
+# libshmar-mpi's pages compile against its header and MPI's, and only
+# where configure found MPI (it exports MPI_CFLAGS, empty without MPI).
+have_mpi() {
+	[ -n "${MPI_CFLAGS:-}" ] &&
+		printf '#include <mpi.h>\n' | $CC $MPI_CFLAGS -E -x c - >/dev/null 2>&1
+}
+
 for page in "$srcdir"/man/*.3 "$srcdir"/man/*.7; do
 	[ -f "$page" ] || continue
 	case $(sed -n '/^\.\\"/d; /^'"'"'\\"/d; /^[.'"'"']/{p;q;}' "$page") in
 	.so*) continue ;; # an alias
+	esac
+	extra="" mpi=0
+	case ${page##*/} in
+	shmar_mpi_*)
+		if ! have_mpi; then
+			echo "ok: ${page##*/} (no MPI here: not compiled)"
+			continue
+		fi
+		extra="-I$srcdir/mpi $MPI_CFLAGS" mpi=1
+		;;
 	esac
 	rm -f "$tmp/${page##*/}".*.txt
 	extract "$page"
@@ -155,14 +172,17 @@ for page in "$srcdir"/man/*.3 "$srcdir"/man/*.7; do
 			continue
 			;;
 		esac
-		if grep -q '\(^\|[^A-Za-z0-9_]\)main *(' "$code"; then
+		# shellcheck disable=SC2086 # extra is a word list
+		if grep -q '\(^\|[^A-Za-z0-9_]\)main *(' "$code" && [ "$mpi" -eq 1 ]; then
+			compile "$label" "whole MPI program" "$code" $extra -c -o "$tmp/unit.o"
+		elif grep -q '\(^\|[^A-Za-z0-9_]\)main *(' "$code"; then
 			same_as_file "$label" "$code"
 			compile "$label" "whole program" "$code" -o "$tmp/prog" $LIBS_EX
 		elif grep -q '^{$' "$code"; then
-			compile "$label" "file-scope code" "$code" -c -o "$tmp/unit.o"
+			compile "$label" "file-scope code" "$code" $extra -c -o "$tmp/unit.o"
 		else
 			wrap "$code" > "$tmp/wrapped.c"
-			compile "$label" "fragment in a function" "$tmp/wrapped.c" -c -o "$tmp/unit.o"
+			compile "$label" "fragment in a function" "$tmp/wrapped.c" $extra -c -o "$tmp/unit.o"
 		fi
 	done
 done

@@ -316,13 +316,13 @@ esac
 
 # ---------------------------------------------------------------- under shmar-run
 if [ -x "$runner" ]; then
-	timeout -k 5 60 "$runner" -n 2 "$bench" -s 4 -m in -t 0.005 --min-iters 5 --max-iters 50 \
+	timeout -k 5 60 "$runner" --no-tag-output -n 2 "$bench" -s 4 -m in -t 0.005 --min-iters 5 --max-iters 50 \
 		--algo small >"$tmp/joined.out" 2>"$tmp/joined.err" </dev/null
 	rc=$?
 	[ "$rc" -eq 0 ] || { fail "under shmar-run: exit $rc"; show joined; }
 	[ "$(rows joined | wc -l)" -eq 1 ] || fail "under shmar-run: not one row (rank 0 alone prints)"
 	grep -q 'algorithm small' "$tmp/joined.out" || fail "under shmar-run: --algo small not in the header"
-	timeout -k 5 60 "$runner" -n 2 "$bench" -c allgather -s 4 \
+	timeout -k 5 60 "$runner" --no-tag-output -n 2 "$bench" -c allgather -s 4 \
 		>"$tmp/joined_bad.out" 2>"$tmp/joined_bad.err" </dev/null
 	rc=$?
 	[ "$rc" -eq 2 ] || fail "under shmar-run, -c allgather -s 4: exit $rc, not 2"
