@@ -257,16 +257,22 @@ static int wait_failed(struct shmar__chan *c, int peer, int ret)
 	}
 }
 
-int shmar__chan_sync_reg(struct shmar__chan *c, const struct shmar__desc *mine, uint64_t reg_off)
+int shmar__chan_sync_reg(struct shmar__chan *c, const struct shmar__desc *mine, uint64_t reg_in,
+			 uint64_t reg_out)
 {
+	struct shmar__ctl *self = ctl_of(c, c->rank);
+
 	/* before the post (a seq_cst store), read by a peer after it */
-	ctl_of(c, c->rank)->reg_off[(c->posts + 1) & 1] = reg_off;
+	self->reg_off[(c->posts + 1) & 1] = reg_in;
+	self->reg_out[(c->posts + 1) & 1] = reg_out;
 	return shmar__chan_sync(c, mine);
 }
 
-uint64_t shmar__chan_peer_reg(const struct shmar__chan *c, int peer)
+uint64_t shmar__chan_peer_reg(const struct shmar__chan *c, int peer, bool out)
 {
-	return ctl_of(c, peer)->reg_off[c->posts & 1];
+	const struct shmar__ctl *p = ctl_of(c, peer);
+
+	return out ? p->reg_out[c->posts & 1] : p->reg_off[c->posts & 1];
 }
 
 void shmar__chan_stream_post(struct shmar__chan *c, enum shmar__stream_counter which,

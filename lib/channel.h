@@ -77,12 +77,14 @@ void shmar__chan_desc(struct shmar__chan *c, struct shmar__desc *d, enum shmar__
 int shmar__chan_sync(struct shmar__chan *c, const struct shmar__desc *mine);
 
 /*
- * shmar__chan_sync(), publishing with the post this rank's reg_off: its
- * send buffer's offset + 1 in its heap, or 0.  Afterwards
- * shmar__chan_peer_reg() reads a peer's, until this rank's next post.
+ * shmar__chan_sync(), publishing with the post where this rank's buffers
+ * are: reg_in and reg_out, offsets + 1 in its heap (0: not registered).
+ * Afterwards shmar__chan_peer_reg() reads a peer's, until this rank's next
+ * post.
  */
-int shmar__chan_sync_reg(struct shmar__chan *c, const struct shmar__desc *mine, uint64_t reg_off);
-uint64_t shmar__chan_peer_reg(const struct shmar__chan *c, int peer);
+int shmar__chan_sync_reg(struct shmar__chan *c, const struct shmar__desc *mine, uint64_t reg_in,
+			 uint64_t reg_out);
+uint64_t shmar__chan_peer_reg(const struct shmar__chan *c, int peer, bool out);
 
 /*
  * The stream counters of the pipelined all-reduce (segment.h): publish this

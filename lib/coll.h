@@ -116,9 +116,10 @@ struct shmar__regs {
 /* The offset + 1 of [buf, buf + bytes) in this rank's heap, or 0 when it is
  * not registered or smaller than min_bytes. */
 uint64_t shmar__reg_mine(struct shmar_comm *comm, const void *buf, size_t bytes, size_t min_bytes);
-/* After a synchronisation published every rank's offset (chan_sync_reg): where the
- * peers' registered buffers of bytes are, faulted in. */
-void shmar__reg_peers(struct shmar_comm *comm, size_t bytes, uint64_t mine, struct shmar__regs *regs);
+/* After a synchronisation published every rank's offsets (chan_sync_reg): where the
+ * peers' registered buffers of bytes are (their receive buffers when out), faulted in. */
+void shmar__reg_peers(struct shmar_comm *comm, size_t bytes, uint64_t mine, bool out,
+		      struct shmar__regs *regs);
 /*
  * The last synchronisation of a call that read buffers in place: after it no
  * peer reads this rank's buffer, and the caller may change it.  Nothing when

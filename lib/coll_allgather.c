@@ -31,11 +31,11 @@ static int allgather_round(struct shmar_comm *comm, const struct shmar__desc *d,
 
 	if (n && !g->reg)
 		memcpy(shmar__slot(comm, comm->rank, parity), g->in + off, n);
-	err = first ? shmar__chan_sync_reg(&comm->chan, d, g->reg) : shmar__chan_sync(&comm->chan, d);
+	err = first ? shmar__chan_sync_reg(&comm->chan, d, g->reg, 0) : shmar__chan_sync(&comm->chan, d);
 	if (err < 0)
 		return err;
 	if (first)
-		shmar__reg_peers(comm, g->block_bytes, g->reg, &g->regs);
+		shmar__reg_peers(comm, g->block_bytes, g->reg, false, &g->regs);
 	for (int r = 0; r < comm->nranks && n; r++) {
 		const char *from = g->regs.buf[r] ? g->regs.buf[r] + off
 						  : (const char *)shmar__slot(comm, r, parity);

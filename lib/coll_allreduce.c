@@ -26,7 +26,10 @@
  * registered send buffer is read by peer k only in its reduce stages, which
  * end before its RED, and this rank's gather waits for every peer's RED:
  * when the call returns, no peer reads the buffer any more, and the caller
- * may change it.  One synchronisation at the start of the call compares the
+ * may change it.  A rank whose receive buffer is registered reduces its
+ * slice straight into it and the peers gather from there (no copy through
+ * the region at all when both are registered); such a rank returns only
+ * after every peer's DONE covers the call.  One synchronisation at the start of the call compares the
  * calls (and publishes where registered buffers are) before any data is
  * read.
  *
@@ -81,6 +84,8 @@ struct stream {
 	bool registered;            /* this rank's input is in its heap */
 	shmar__copy_fn copy_out;    /* into the output: streaming stores when it outgrows the cache */
 	struct shmar__regs regs;    /* where registered peers' inputs are */
+	struct shmar__regs pubs;    /* where peers with a registered output publish their slices */
+	bool publish_out;           /* this rank's output is registered: the peers gather from it */
 };
 
 /* Sub-chunk g of the call: elements [*lo, *lo + *n), region q of the ring. */
@@ -164,8 +169,14 @@ static void reduce_part(const struct phase *ph, size_t lo, size_t hi)
 		else
 			srcs[k] = region(s, k, q) + lo * s->esize;
 	}
+	if (s->publish_out) {
+		/* a registered output: the peers gather the slice right here */
+		s->reduce(s->out + (base + lo) * s->esize, srcs, (unsigned)s->comm->nranks, hi - lo);
+		return;
+	}
 	/* into the own region first, where the peers gather it (they never read
-	 * the output), and where it is still in the cache for the copy out */
+	 * an unregistered output), and where it is still in the cache for the
+	 * copy out */
 	s->reduce(region(s, self, q) + lo * s->esize, srcs, (unsigned)s->comm->nranks, hi - lo);
 	s->copy_out(s->out + (base + lo) * s->esize, region(s, self, q) + lo * s->esize,
 		    (hi - lo) * s->esize);
@@ -184,9 +195,12 @@ static void gather_part(const struct phase *ph, size_t lo, size_t hi)
 		slice(s, n, k, &klo, &khi);
 		a = klo > lo ? klo : lo;
 		b = khi < hi ? khi : hi;
-		if (b > a)
-			s->copy_out(s->out + (base + a) * s->esize, region(s, k, q) + a * s->esize,
-				    (b - a) * s->esize);
+		if (b <= a)
+			continue;
+		s->copy_out(s->out + (base + a) * s->esize,
+			    s->pubs.buf[k] ? s->pubs.buf[k] + (base + a) * s->esize
+					   : region(s, k, q) + a * s->esize,
+			    (b - a) * s->esize);
 	}
 }
 
@@ -229,7 +243,8 @@ static int stage_reduce(struct stream *s, uint64_t g)
 	struct shmar__chan *c = &s->comm->chan;
 	struct phase ph = { .s = s, .g = g, .run = reduce_part };
 	size_t base, n;
-	int err = s->registered ? claim_region(s, g) : 0;
+	/* the region holds the reduced slice unless the output does */
+	int err = s->registered && !s->publish_out ? claim_region(s, g) : 0;
 
 	/* the call's synchronisation came after every peer's in(g0) */
 	for (int k = 0; k < c->nranks && err == 0 && g > s->g0; k++)
@@ -263,6 +278,21 @@ static int stage_gather(struct stream *s, uint64_t g)
 	return 0;
 }
 
+/*
+ * A rank that publishes its slices in its registered output returns only
+ * once every peer has gathered them: after that no peer reads the output.
+ */
+static int wait_gathered(struct stream *s)
+{
+	struct shmar__chan *c = &s->comm->chan;
+	int err = 0;
+
+	for (int k = 0; k < c->nranks && err == 0; k++)
+		if (k != c->rank)
+			err = shmar__chan_stream_wait(c, k, SHMAR_STREAM_DONE, (uint32_t)s->end);
+	return err;
+}
+
 static int allreduce_stream(struct shmar_comm *comm, const struct shmar__desc *d,
 			    const char *in, char *out, size_t count, size_t esize,
 			    shmar__reduce_fn reduce)
@@ -272,6 +302,7 @@ static int allreduce_stream(struct shmar_comm *comm, const struct shmar__desc *d
 		.elems = comm->chan.layout.chunk_bytes / esize, .reduce = reduce,
 	};
 	uint64_t reg = shmar__reg_mine(comm, in, count * esize, 1);
+	uint64_t reg_out = shmar__reg_mine(comm, out, count * esize, 1);
 	uint64_t g;
 	int err;
 
@@ -279,6 +310,7 @@ static int allreduce_stream(struct shmar_comm *comm, const struct shmar__desc *d
 	s.end = s.g0 + (count + s.elems - 1) / s.elems;
 	comm->stream_next = s.end;
 	s.registered = reg != 0;
+	s.publish_out = reg_out != 0;
 	s.copy_out = count * esize >= comm->nt_min ? shmar__copy_stream : shmar__copy_cached;
 	/* the first sub-chunk goes in before the synchronisation; a registered
 	 * input is all there, so IN says so for the whole call */
@@ -286,11 +318,12 @@ static int allreduce_stream(struct shmar_comm *comm, const struct shmar__desc *d
 	if (err == 0 && s.registered)
 		shmar__chan_stream_post(&comm->chan, SHMAR_STREAM_IN, (uint32_t)s.end);
 	if (err == 0)
-		err = shmar__chan_sync_reg(&comm->chan, d, reg);
+		err = shmar__chan_sync_reg(&comm->chan, d, reg, reg_out);
 	if (err < 0)
 		return err;
-	/* no trailing synchronisation: see the top of this file */
-	shmar__reg_peers(comm, count * esize, reg, &s.regs);
+	/* no trailing synchronisation for the inputs: see the top of this file */
+	shmar__reg_peers(comm, count * esize, reg, false, &s.regs);
+	shmar__reg_peers(comm, count * esize, reg_out, true, &s.pubs);
 	for (g = s.g0; g < s.end && err == 0; g++) {
 		if (g + 1 < s.end && !s.registered)
 			err = stage_in(&s, g + 1);
@@ -299,7 +332,11 @@ static int allreduce_stream(struct shmar_comm *comm, const struct shmar__desc *d
 		if (err == 0 && g > s.g0)
 			err = stage_gather(&s, g - 1);
 	}
-	return err == 0 ? stage_gather(&s, s.end - 1) : err;
+	if (err == 0)
+		err = stage_gather(&s, s.end - 1);
+	if (err == 0 && s.publish_out)
+		err = wait_gathered(&s);
+	return err;
 }
 
 SHMAR_EXPORT int shmar_allreduce(struct shmar_comm *comm, const void *sendbuf, void *recvbuf,

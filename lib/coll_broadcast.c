@@ -23,11 +23,11 @@ static int broadcast_round(struct shmar_comm *comm, const struct shmar__desc *d,
 
 	if (comm->rank == root && n && !reg)
 		memcpy(shmar__slot(comm, root, parity), buf + off, n);
-	err = off == 0 ? shmar__chan_sync_reg(&comm->chan, d, reg) : shmar__chan_sync(&comm->chan, d);
+	err = off == 0 ? shmar__chan_sync_reg(&comm->chan, d, reg, 0) : shmar__chan_sync(&comm->chan, d);
 	if (err < 0)
 		return err;
 	if (off == 0)
-		shmar__reg_peers(comm, bytes, reg, regs);
+		shmar__reg_peers(comm, bytes, reg, false, regs);
 	from = regs->buf[root] ? regs->buf[root] + off : (const char *)shmar__slot(comm, root, parity);
 	if (comm->rank != root && n)
 		memcpy(buf + off, from, n);

@@ -35,12 +35,13 @@ static int reduce_scatter_round(struct shmar_comm *comm, const struct shmar__des
 	for (int k = 0; k < comm->nranks && m && !s->reg; k++)
 		memcpy(mine + (size_t)k * m * esize, s->in + ((size_t)k * s->recvcount + off) * esize,
 		       m * esize);
-	err = off == 0 ? shmar__chan_sync_reg(&comm->chan, d, s->reg)
+	err = off == 0 ? shmar__chan_sync_reg(&comm->chan, d, s->reg, 0)
 		       : shmar__chan_sync(&comm->chan, d);
 	if (err < 0)
 		return err;
 	if (off == 0)
-		shmar__reg_peers(comm, s->recvcount * esize * (size_t)comm->nranks, s->reg, &s->regs);
+		shmar__reg_peers(comm, s->recvcount * esize * (size_t)comm->nranks, s->reg, false,
+				 &s->regs);
 	if (m == 0)
 		return 0;
 	for (int r = 0; r < comm->nranks; r++) {

@@ -31,13 +31,14 @@ static void fault_peer_heap(struct shmar_comm *comm, int k, uint64_t reg_off, si
 	comm->heap_faulted[k] = to;
 }
 
-void shmar__reg_peers(struct shmar_comm *comm, size_t bytes, uint64_t mine, struct shmar__regs *regs)
+void shmar__reg_peers(struct shmar_comm *comm, size_t bytes, uint64_t mine, bool out,
+		      struct shmar__regs *regs)
 {
 	const struct shmar__layout *l = &comm->chan.layout;
 
 	regs->any = mine != 0;
 	for (int k = 0; k < comm->nranks; k++) {
-		uint64_t off = k == comm->rank ? 0 : shmar__chan_peer_reg(&comm->chan, k);
+		uint64_t off = k == comm->rank ? 0 : shmar__chan_peer_reg(&comm->chan, k, out);
 
 		/* the owner checked its offset; a peer checks the bounds again */
 		regs->buf[k] = NULL;

@@ -75,13 +75,14 @@ struct shmar__ctl {
 	uint32_t pid;
 	/*
 	 * The pipelined all-reduce's counters of sub-chunks (coll_allreduce.c),
-	 * written by the owner, and where its send buffer is when registered:
-	 * reg_off[post & 1] is its offset + 1 in the owner's heap (0: not
-	 * registered), written before that post.
+	 * written by the owner, and where its buffers are when registered:
+	 * reg_off[post & 1] (send) and reg_out[post & 1] (receive) are offsets
+	 * + 1 in the owner's heap (0: not registered), written before that post.
 	 */
 	_Alignas(128) _Atomic uint32_t stream[3]; /* enum shmar__stream_counter */
 	uint32_t pad2;
-	uint64_t reg_off[2];
+	uint64_t reg_off[2];                       /* the send buffer's, by post parity */
+	uint64_t reg_out[2];                       /* the receive buffer's, likewise */
 	_Alignas(128) _Atomic uint32_t stream_sleepers[3]; /* peers asleep on each counter */
 };
 
