@@ -20,8 +20,13 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "futex.h"
 #include "rendezvous.h"
 #include "rendezvous-msg.h"
+
+/* How long a rank 0 that hung up may take to finish dying (it normally takes
+ * microseconds; a rank 0 that closed without dying costs this once). */
+#define ROOT_EXIT_WAIT_MS 200
 
 static int connect_once(struct shmar__rdv *r, int *out)
 {
@@ -86,11 +91,28 @@ static pid_t root_pid(const struct shmar__rdv *r)
 	return getsockopt(r->socks[0], SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
 }
 
+/*
+ * Wait (briefly) until process pid has exited.  A dying process releases its
+ * files last-opened first, so rank 0's hang-up on our connection comes
+ * before its listening socket is released: probed in between, that socket
+ * still accepts, and looks live.  Its pidfd turns readable only after.
+ */
+static void wait_exited(pid_t pid)
+{
+	struct pollfd pfd = { .fd = pid > 0 ? shmar__pidfd_open(pid) : -1, .events = POLLIN };
+
+	if (pfd.fd < 0)
+		return; /* gone already, or no pidfds: the sweep decides */
+	poll(&pfd, 1, ROOT_EXIT_WAIT_MS);
+	close(pfd.fd);
+}
+
 /* Rank 0 is gone: say so, and remove the socket file it may have left. */
 static int root_gone(struct shmar__rdv *r)
 {
 	pid_t pid = root_pid(r);
 
+	wait_exited(pid);
 	shmar__rdv_sweep_own(r);
 	return shmar__fail(r->rep, -EOWNERDEAD, "rank 0 (pid %d) died or left while the job formed",
 			   (int)pid);
