@@ -118,30 +118,6 @@ static int root_gone(struct shmar__rdv *r)
 			   (int)pid);
 }
 
-int shmar__rdv_connect(struct shmar__rdv *r, const char *token)
-{
-	struct shmar__msg m;
-	int err, fd = -1;
-
-	err = connect_to_root(r, &fd);
-	if (err < 0)
-		return err;
-	r->socks[0] = fd;
-	shmar__msg_init(&m, SHMAR_MSG_HELLO);
-	m.nranks = (uint32_t)r->nranks;
-	m.rank = (uint32_t)r->rank;
-	m.pid = (uint32_t)getpid();
-	shmar__cpus_own(m.cpus);
-	if (token)
-		strncpy(m.token, token, SHMAR_TOKEN_MAX);
-	err = shmar__rdv_send(r, fd, &m, -1);
-	if (err == -EPIPE || err == -ECONNRESET)
-		return root_gone(r);
-	if (err < 0)
-		return shmar__fail(r->rep, err, "cannot send hello to rank 0: %s", strerror(-err));
-	return 0;
-}
-
 /* Rank 0's next message, waiting until the deadline; fd only with WELCOME. */
 static int recv_from_root(struct shmar__rdv *r, struct shmar__msg *m, int *fd)
 {
@@ -192,6 +168,44 @@ static int refused(struct shmar__rdv *r, const struct shmar__msg *m)
 	if (m->type == SHMAR_MSG_REJECT)
 		return shmar__fail(r->rep, err, "rank 0 refused this rank: %s", m->reason);
 	return shmar__fail(r->rep, err, "the job failed to form: %s", m->reason);
+}
+
+/* Rank 0 closed on us before reading our hello: why, if it said so. */
+static int root_said_why(struct shmar__rdv *r)
+{
+	struct shmar__msg m;
+	int err = recv_from_root(r, &m, NULL);
+
+	if (err < 0)
+		return err; /* it said nothing: gone */
+	if (m.type == SHMAR_MSG_REJECT || m.type == SHMAR_MSG_FAIL)
+		return refused(r, &m);
+	return shmar__fail(r->rep, -EPROTO, "unexpected message type %u from rank 0", m.type);
+}
+
+int shmar__rdv_connect(struct shmar__rdv *r, const char *token)
+{
+	struct shmar__msg m;
+	int err, fd = -1;
+
+	err = connect_to_root(r, &fd);
+	if (err < 0)
+		return err;
+	r->socks[0] = fd;
+	shmar__msg_init(&m, SHMAR_MSG_HELLO);
+	m.nranks = (uint32_t)r->nranks;
+	m.rank = (uint32_t)r->rank;
+	m.pid = (uint32_t)getpid();
+	shmar__cpus_own(m.cpus);
+	if (token)
+		strncpy(m.token, token, SHMAR_TOKEN_MAX);
+	err = shmar__rdv_send(r, fd, &m, -1);
+	/* rank 0 may have failed the job and closed: its FAIL is queued for us */
+	if (err == -EPIPE || err == -ECONNRESET)
+		return root_said_why(r);
+	if (err < 0)
+		return shmar__fail(r->rep, err, "cannot send hello to rank 0: %s", strerror(-err));
+	return 0;
 }
 
 int shmar__rdv_recv_welcome(struct shmar__rdv *r, int *memfd, size_t *seg_bytes)
