@@ -214,6 +214,13 @@ int shmar__rdv_recv_welcome(struct shmar__rdv *r, int *memfd, size_t *seg_bytes)
 	int fd = -1, err;
 
 	err = recv_from_root(r, &m, &fd);
+	/*
+	 * The welcome came but this rank cannot take it (its memfd did not
+	 * fit, or it does not check out): say why in the READY, so rank 0
+	 * fails the job with this cause instead of seeing us leave.
+	 */
+	if (err == -EMFILE)
+		return shmar__rdv_ready_and_go(r, err);
 	if (err < 0)
 		return err;
 	if (m.type == SHMAR_MSG_REJECT || m.type == SHMAR_MSG_FAIL) {
@@ -228,7 +235,7 @@ int shmar__rdv_recv_welcome(struct shmar__rdv *r, int *memfd, size_t *seg_bytes)
 	if (err < 0) {
 		if (fd >= 0)
 			close(fd);
-		return err;
+		return shmar__rdv_ready_and_go(r, err);
 	}
 	for (int k = 0; k < r->nranks; k++)
 		r->pids[k] = (pid_t)m.pids[k];
