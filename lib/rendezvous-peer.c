@@ -27,6 +27,8 @@
 /* How long a rank 0 that hung up may take to finish dying (it normally takes
  * microseconds; a rank 0 that closed without dying costs this once). */
 #define ROOT_EXIT_WAIT_MS 200
+/* How long past its deadline a rank that joined waits for rank 0's verdict. */
+#define ROOT_VERDICT_GRACE_MS 1000
 
 static int connect_once(struct shmar__rdv *r, int *out)
 {
@@ -205,6 +207,13 @@ int shmar__rdv_connect(struct shmar__rdv *r, const char *token)
 		return root_said_why(r);
 	if (err < 0)
 		return shmar__fail(r->rep, err, "cannot send hello to rank 0: %s", strerror(-err));
+	/*
+	 * From now on rank 0 decides.  It fails the job at its own deadline,
+	 * about ours, naming the ranks that never came: give it the time to
+	 * say so, rather than leave a moment earlier and be taken for the
+	 * rank that left.
+	 */
+	r->deadline_ns = shmar__deadline(r->deadline_ns, ROOT_VERDICT_GRACE_MS * SHMAR_NS_PER_MS);
 	return 0;
 }
 
