@@ -16,8 +16,8 @@
  *                 liveness paths; SHMAR_TEST_TRIALS=N trials each (default 40)
  *
  * Some ranks are held at a point of init by wrapping library functions
- * (-Wl,--wrap): after the welcome (shmar__segment_verify), before listening
- * (shmar__rdv_listen); or fail there (shmar__segment_map, -ENOMEM).
+ * (-Wl,--wrap): after the welcome (shmar__segment_verify), before or after
+ * listening (shmar__rdv_listen); or fail there (shmar__segment_map, -ENOMEM).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,7 +48,7 @@ struct hold {
 };
 
 static struct hold *hold;
-static bool hold_after_welcome, fail_map, stop_before_listen; /* set in one rank */
+static bool hold_after_welcome, fail_map, stop_before_listen, stop_after_listen; /* in one rank */
 
 int __real_shmar__segment_verify(int fd, size_t size);
 int __wrap_shmar__segment_verify(int fd, size_t size);
@@ -79,9 +79,14 @@ int __wrap_shmar__segment_map(int fd, size_t size, void **base)
 /* Rank 0 calls it once its directory is open and swept. */
 int __wrap_shmar__rdv_listen(struct shmar__rdv *r)
 {
+	int err;
+
 	if (stop_before_listen)
 		raise(SIGSTOP);
-	return __real_shmar__rdv_listen(r);
+	err = __real_shmar__rdv_listen(r);
+	if (stop_after_listen)
+		raise(SIGSTOP); /* while the harness queues ranks on it */
+	return err;
 }
 
 static int holds_after_welcome(int rank, int nranks, const struct th_member *m)
@@ -102,6 +107,13 @@ static int stops_before_listening(int rank, int nranks, const struct th_member *
 {
 	(void)rank, (void)nranks, (void)m;
 	stop_before_listen = true;
+	return 0;
+}
+
+static int stops_after_listening(int rank, int nranks, const struct th_member *m)
+{
+	(void)rank, (void)nranks, (void)m;
+	stop_after_listen = true;
 	return 0;
 }
 
@@ -175,6 +187,10 @@ static int root_cpu_below(struct th_run *run, int a)
 #define ROLE(err, text, ...) { .m = { .expect = (err), .msg = (text), __VA_ARGS__ } }
 #define DEAD_ROOT "rank 0 (pid "
 #define SIGNALS { SIGTERM, SIGKILL }
+/* Rank 0 with an open-files limit, stopped once it listens while ranks queue on it. */
+#define SHORT_ROOT(limit, text) \
+	ROLE(-EMFILE, text, .nofile = (limit), .init_timeout_ms = 20000, \
+	     .prepare = stops_after_listening)
 
 static const struct th_scenario scenarios[] = {
 	/* ------------------------------------------------ issue 14.2, 15.4c: rank 0 killed */
@@ -282,27 +298,29 @@ static const struct th_scenario scenarios[] = {
 	/* ------------------------------------------------ issues 15.2, 15.3, 15.9: descriptors */
 	{
 		/*
-		 * 15.2: rank 0 with an open-files limit of 7 to 11 (of the 12 a job
+		 * 15.2: rank 0 with an open-files limit of 6 to 11 (of the 12 a job
 		 * of 3 needs) while both peers wait in its queue: it fails at once
-		 * with -EMFILE and the limit, without spinning (its CPU time), and
-		 * the peers report the same cause.
+		 * with -EMFILE and the limit (6: for the segment, 7 and up: in
+		 * accept), without spinning (its CPU time), and the peers report
+		 * the same cause.
 		 */
 		.name = "rank0_out_of_fds",
 		.roles = {
 			ROLE(-EMFILE, "out of file descriptors (open-files limit ", .init_timeout_ms = 20000),
-			ROLE(-EMFILE, "cannot accept a rank: out of file descriptors (open-files limit 7;",
-			     .nofile = 7, .init_timeout_ms = 20000),
-			ROLE(-EMFILE, "(open-files limit 8; a job of 3 ranks needs about 12 on rank 0",
-			     .nofile = 8, .init_timeout_ms = 20000),
-			ROLE(-EMFILE, "(open-files limit 9;", .nofile = 9, .init_timeout_ms = 20000),
-			ROLE(-EMFILE, "(open-files limit 10;", .nofile = 10, .init_timeout_ms = 20000),
-			ROLE(-EMFILE, "(open-files limit 11;", .nofile = 11, .init_timeout_ms = 20000),
+			SHORT_ROOT(6, "cannot create the segment: out of file descriptors "
+				   "(open-files limit 6;"),
+			SHORT_ROOT(7, "cannot accept a rank: out of file descriptors "
+				   "(open-files limit 7;"),
+			SHORT_ROOT(8, "(open-files limit 8; a job of 3 ranks needs about 12 on rank 0"),
+			SHORT_ROOT(9, "(open-files limit 9;"),
+			SHORT_ROOT(10, "(open-files limit 10;"),
+			SHORT_ROOT(11, "(open-files limit 11;"),
 		},
-		.steps = { TS_FOR, TS_NEW_JOB, TS_RUN(TH_EACH, 0, 3), TS_LISTENING, TS_SLEEP(20),
-			   TS_STOP(TH_LAST), TS_RUN(0, 1, 3), TS_RUN(0, 2, 3), TS_CONNS(2), TS_MARK,
-			   TS_CONT(-3), TS_REAP_ALL, TS_RETURNED(-3, 1000), TS_RETURNED(-2, 1000),
+		.steps = { TS_FOR, TS_NEW_JOB, TS_RUN(TH_EACH, 0, 3), TS_STOPPED(TH_LAST),
+			   TS_RUN(0, 1, 3), TS_RUN(0, 2, 3), TS_CONNS(2), TS_MARK, TS_CONT(-3),
+			   TS_REAP_ALL, TS_RETURNED(-3, 1000), TS_RETURNED(-2, 1000),
 			   TS_RETURNED(-1, 1000), TS_CALL(root_cpu_below, 100), TS_EMPTY, TS_NEXT },
-		.each = { 1, 2, 3, 4, 5 },
+		.each = { 1, 2, 3, 4, 5, 6 },
 	},
 	{
 		/* 15.3: rank 1 with a limit of 5: the memfd does not fit (MSG_CTRUNC): -EMFILE
