@@ -563,6 +563,13 @@ static int kill_slot(struct th_run *run, int slot, int sig)
 	return 0;
 }
 
+static int signal_slot(struct th_run *run, int slot, int sig)
+{
+	if (slot < 0 || slot >= run->nslots || run->reaped[slot])
+		return -1;
+	return kill(run->pids[slot], sig);
+}
+
 static int wait_stopped(struct th_run *run, int slot)
 {
 	int st = 0;
@@ -656,12 +663,11 @@ static int elapsed_ok(const struct th_run *run, double limit_ms, bool at_most)
 
 static int returned_within(const struct th_run *run, int slot, int ms)
 {
-	const struct th_outcome *o = &run->out[slot];
 	double took;
 
-	if (slot < 0 || slot >= run->nslots || !o->done)
+	if (slot < 0 || slot >= run->nslots || !run->out[slot].done)
 		return -1;
-	took = (o->returned - run->mark) * 1e3;
+	took = (run->out[slot].returned - run->mark) * 1e3;
 	if (took <= ms)
 		return 0;
 	fprintf(stderr, "slot %d returned %.0f ms after the mark, expected at most %d\n", slot,
@@ -688,8 +694,8 @@ static int one_step(struct th_run *run, const struct th_step *st, int each)
 		return err;
 	}
 	case TH_KILL: return kill_slot(run, th_slot(run, a), b);
-	case TH_STOP: return kill(run->pids[th_slot(run, a)], SIGSTOP);
-	case TH_CONT: return kill(run->pids[th_slot(run, a)], SIGCONT);
+	case TH_STOP: return signal_slot(run, th_slot(run, a), SIGSTOP);
+	case TH_CONT: return signal_slot(run, th_slot(run, a), SIGCONT);
 	case TH_STOPPED: return wait_stopped(run, th_slot(run, a));
 	case TH_SLEEP: return usleep((useconds_t)a * 1000);
 	case TH_LISTENING: return th_wait_for(sock_listening, run->path, SCENARIO_WAIT_S) ? 0 : -1;

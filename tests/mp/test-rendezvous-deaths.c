@@ -152,6 +152,8 @@ static int all_name(struct th_run *run, int a)
 	int slot = th_slot(run, a), err = 0;
 	char who[64];
 
+	if (slot < 0 || slot >= run->nslots)
+		return -1;
 	snprintf(who, sizeof(who), "rank %d (pid %d)", run->ranks[slot], (int)run->pids[slot]);
 	for (int i = run->job_first_slot; i < run->nslots; i++) {
 		const struct th_outcome *o = &run->out[i];
