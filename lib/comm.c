@@ -58,10 +58,13 @@ static bool valid_job_name(const char *job)
 /* ---------------------------------------------------------------- forming */
 
 /* Rank 0: the sealed memfd, mapped, its header written and own pages touched. */
-static int make_segment(struct shmar_comm *comm, struct shmar__layout *l, int *memfd)
+static int make_segment(struct shmar_comm *comm, struct shmar__layout *l, struct shmar__rdv *rdv,
+			int *memfd)
 {
 	int fd = shmar__segment_create(comm->job, l), err;
 
+	if (fd == -EMFILE || fd == -ENFILE) /* say which limit, and how much is needed */
+		return shmar__rdv_fail_fds(rdv, fd, "cannot create the segment");
 	if (fd < 0)
 		return shmar__fail(&comm->report, fd, "cannot create a %zu-byte segment: %s",
 				   l->total_bytes, strerror(-fd));
@@ -125,7 +128,7 @@ static int prepare_rank(struct shmar_comm *comm, const struct shmar__layout *l)
 
 static int form_alone(struct shmar_comm *comm, struct shmar__layout *l, struct shmar__rdv *rdv)
 {
-	int memfd, err = make_segment(comm, l, &memfd);
+	int memfd, err = make_segment(comm, l, rdv, &memfd);
 
 	if (err < 0)
 		return err;
@@ -146,7 +149,7 @@ static int form_as_root(struct shmar_comm *comm, struct shmar__layout *l, struct
 	err = shmar__rdv_listen(rdv);
 	if (err < 0)
 		return err;
-	err = make_segment(comm, l, &memfd);
+	err = make_segment(comm, l, rdv, &memfd);
 	if (err == 0)
 		err = shmar__rdv_gather(rdv, comm->set.token); /* tells everyone when it fails */
 	else

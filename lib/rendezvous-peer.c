@@ -24,6 +24,12 @@
 #include "rendezvous.h"
 #include "rendezvous-msg.h"
 
+/* How long a rank 0 that hung up may take to finish dying (it normally takes
+ * microseconds; a rank 0 that closed without dying costs this once). */
+#define ROOT_EXIT_WAIT_MS 200
+/* How long past its deadline a rank that joined waits for rank 0's verdict. */
+#define ROOT_VERDICT_GRACE_MS 1000
+
 static int connect_once(struct shmar__rdv *r, int *out)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -88,18 +94,18 @@ static pid_t root_pid(const struct shmar__rdv *r)
 }
 
 /*
- * Give a dying rank 0 a moment to be gone entirely: its process closes the
- * connections and the listening socket one by one, and a sweep that comes
- * between the two finds the socket still listening.  A pidfd is readable
- * once the process has exited, after all its files are closed.
+ * Wait (briefly) until process pid has exited.  A dying process releases its
+ * files last-opened first, so rank 0's hang-up on our connection comes
+ * before its listening socket is released: probed in between, that socket
+ * still accepts, and looks live.  Its pidfd turns readable only after.
  */
-static void wait_root_exit(pid_t pid)
+static void wait_exited(pid_t pid)
 {
 	struct pollfd pfd = { .fd = pid > 0 ? shmar__pidfd_open(pid) : -1, .events = POLLIN };
 
 	if (pfd.fd < 0)
-		return;
-	poll(&pfd, 1, 100);
+		return; /* gone already, or no pidfds: the sweep decides */
+	poll(&pfd, 1, ROOT_EXIT_WAIT_MS);
 	close(pfd.fd);
 }
 
@@ -108,34 +114,10 @@ static int root_gone(struct shmar__rdv *r)
 {
 	pid_t pid = root_pid(r);
 
-	wait_root_exit(pid);
+	wait_exited(pid);
 	shmar__rdv_sweep_own(r);
 	return shmar__fail(r->rep, -EOWNERDEAD, "rank 0 (pid %d) died or left while the job formed",
 			   (int)pid);
-}
-
-int shmar__rdv_connect(struct shmar__rdv *r, const char *token)
-{
-	struct shmar__msg m;
-	int err, fd = -1;
-
-	err = connect_to_root(r, &fd);
-	if (err < 0)
-		return err;
-	r->socks[0] = fd;
-	shmar__msg_init(&m, SHMAR_MSG_HELLO);
-	m.nranks = (uint32_t)r->nranks;
-	m.rank = (uint32_t)r->rank;
-	m.pid = (uint32_t)getpid();
-	shmar__cpus_own(m.cpus);
-	if (token)
-		strncpy(m.token, token, SHMAR_TOKEN_MAX);
-	err = shmar__rdv_send(r, fd, &m, -1);
-	if (err == -EPIPE || err == -ECONNRESET)
-		return root_gone(r);
-	if (err < 0)
-		return shmar__fail(r->rep, err, "cannot send hello to rank 0: %s", strerror(-err));
-	return 0;
 }
 
 /* Rank 0's next message, waiting until the deadline; fd only with WELCOME. */
@@ -190,12 +172,64 @@ static int refused(struct shmar__rdv *r, const struct shmar__msg *m)
 	return shmar__fail(r->rep, err, "the job failed to form: %s", m->reason);
 }
 
+/* Rank 0 closed on us before reading our hello: why, if it said so. */
+static int root_said_why(struct shmar__rdv *r)
+{
+	struct shmar__msg m;
+	int err = recv_from_root(r, &m, NULL);
+
+	if (err < 0)
+		return err; /* it said nothing: gone */
+	if (m.type == SHMAR_MSG_REJECT || m.type == SHMAR_MSG_FAIL)
+		return refused(r, &m);
+	return shmar__fail(r->rep, -EPROTO, "unexpected message type %u from rank 0", m.type);
+}
+
+int shmar__rdv_connect(struct shmar__rdv *r, const char *token)
+{
+	struct shmar__msg m;
+	int err, fd = -1;
+
+	err = connect_to_root(r, &fd);
+	if (err < 0)
+		return err;
+	r->socks[0] = fd;
+	shmar__msg_init(&m, SHMAR_MSG_HELLO);
+	m.nranks = (uint32_t)r->nranks;
+	m.rank = (uint32_t)r->rank;
+	m.pid = (uint32_t)getpid();
+	shmar__cpus_own(m.cpus);
+	if (token)
+		strncpy(m.token, token, SHMAR_TOKEN_MAX);
+	err = shmar__rdv_send(r, fd, &m, -1);
+	/* rank 0 may have failed the job and closed: its FAIL is queued for us */
+	if (err == -EPIPE || err == -ECONNRESET)
+		return root_said_why(r);
+	if (err < 0)
+		return shmar__fail(r->rep, err, "cannot send hello to rank 0: %s", strerror(-err));
+	/*
+	 * From now on rank 0 decides.  It fails the job at its own deadline,
+	 * about ours, naming the ranks that never came: give it the time to
+	 * say so, rather than leave a moment earlier and be taken for the
+	 * rank that left.
+	 */
+	r->deadline_ns = shmar__deadline(r->deadline_ns, ROOT_VERDICT_GRACE_MS * SHMAR_NS_PER_MS);
+	return 0;
+}
+
 int shmar__rdv_recv_welcome(struct shmar__rdv *r, int *memfd, size_t *seg_bytes)
 {
 	struct shmar__msg m;
 	int fd = -1, err;
 
 	err = recv_from_root(r, &m, &fd);
+	/*
+	 * The welcome came but this rank cannot take it (its memfd did not
+	 * fit, or it does not check out): say why in the READY, so rank 0
+	 * fails the job with this cause instead of seeing us leave.
+	 */
+	if (err == -EMFILE)
+		return shmar__rdv_ready_and_go(r, err);
 	if (err < 0)
 		return err;
 	if (m.type == SHMAR_MSG_REJECT || m.type == SHMAR_MSG_FAIL) {
@@ -210,7 +244,7 @@ int shmar__rdv_recv_welcome(struct shmar__rdv *r, int *memfd, size_t *seg_bytes)
 	if (err < 0) {
 		if (fd >= 0)
 			close(fd);
-		return err;
+		return shmar__rdv_ready_and_go(r, err);
 	}
 	for (int k = 0; k < r->nranks; k++)
 		r->pids[k] = (pid_t)m.pids[k];

@@ -73,10 +73,18 @@ static int accept_one(struct shmar__rdv *r)
 	return fd;
 }
 
-/* Answer what is still queued on the listening socket, then stop listening. */
+/*
+ * Answer what is still queued on the listening socket, then stop listening.
+ * The name goes first: a rank that connects from then on finds no socket
+ * (and waits for a new rank 0) instead of joining a queue that is about to
+ * be reset, which it would take for rank 0's death.
+ */
 static void drain_listen_queue(struct shmar__rdv *r, int status)
 {
-	for (int i = 0; i < DRAIN_MAX && r->listen_fd >= 0; i++) {
+	if (r->listen_fd < 0)
+		return;
+	unlinkat(r->dirfd, r->sock_name, 0);
+	for (int i = 0; i < DRAIN_MAX; i++) {
 		int fd = accept_one(r);
 
 		if (fd < 0)
@@ -86,7 +94,7 @@ static void drain_listen_queue(struct shmar__rdv *r, int status)
 		if (r->spare_fd < 0)
 			r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
-	shmar__rdv_stop_listening(r);
+	close_fd(&r->listen_fd);
 }
 
 void shmar__rdv_refuse_all(struct shmar__rdv *r, int status)
