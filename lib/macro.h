@@ -18,4 +18,15 @@
 #define shmar__likely(x) __builtin_expect(!!(x), 1)
 #define shmar__unlikely(x) __builtin_expect(!!(x), 0)
 
+/* One step of a busy wait: tell the CPU, so it spends less and yields its
+ * sibling hyperthread the core. */
+static inline void shmar__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 #endif /* LIBSHMAR_MACRO_H */

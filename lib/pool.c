@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "macro.h"
 #include "pool.h"
 
 /* How long a helper or the caller spins before sleeping. */
@@ -56,15 +57,6 @@ static void futex_wake_private(_Atomic uint32_t *word, int n)
 	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 /* Spin until *word != seen or the budget is gone; true if it changed. */
 static bool spin_while(_Atomic uint32_t *word, uint32_t seen)
 {
@@ -73,7 +65,7 @@ static bool spin_while(_Atomic uint32_t *word, uint32_t seen)
 	for (unsigned i = 1;; i++) {
 		if (atomic_load_explicit(word, memory_order_acquire) != seen)
 			return true;
-		cpu_relax();
+		shmar__cpu_relax();
 		if (i % 64 == 0 && shmar__now_ns() >= end)
 			return false;
 	}

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "macro.h"
 #include "futex.h"
 #include "segment.h"
 #include "shmar.h"
@@ -28,15 +29,6 @@
 
 /* Clock and abort word are looked at once per this many spins. */
 #define SPINS_PER_CHECK 64
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
 
 static bool aborted(const struct shmar__waitctx *w)
 {
@@ -64,7 +56,7 @@ static bool spin_phase(struct shmar__waitctx *w, _Atomic uint32_t *word, uint32_
 		return false;
 	end = shmar__now_ns() + w->spin_ns;
 	for (i = 1;; i++) {
-		cpu_relax();
+		shmar__cpu_relax();
 		if (reached_now(word, target))
 			return true;
 		if (i % every)
