@@ -52,9 +52,10 @@ static int open_pidfd(struct shmar__liveness *lv, int r, struct shmar__report *r
 	}
 	if (fd == -ENOSYS || fd == -EPERM)
 		return 0; /* no pidfds (seccomp, valgrind, Linux < 5.3): pid_gone() */
-	return shmar__fail(rep, fd, "cannot watch rank %d (pid %d): pidfd_open: %s%s", r,
-			   (int)lv->pids[r], strerror(-fd),
-			   fd == -EMFILE ? " (raise the open-files limit, ulimit -n)" : "");
+	if (fd == -EMFILE || fd == -ENFILE)
+		return shmar__fail_fds(rep, fd, "cannot watch the peers (pidfd_open)", lv->nranks);
+	return shmar__fail(rep, fd, "cannot watch rank %d (pid %d): pidfd_open: %s", r,
+			   (int)lv->pids[r], strerror(-fd));
 }
 
 int shmar__liveness_init(struct shmar__liveness *lv, int nranks, int self, const pid_t *pids,
@@ -165,9 +166,10 @@ static int start_watcher(struct shmar__liveness *lv, struct shmar__report *rep)
 
 	if (err == -EAGAIN)
 		return 0; /* no thread to be had: the waits look between slices */
+	if (err == -EMFILE || err == -ENFILE)
+		return shmar__fail_fds(rep, err, "cannot start the liveness thread", lv->nranks);
 	if (err < 0)
-		return shmar__fail(rep, err, "cannot start the liveness thread: %s%s", strerror(-err),
-				   err == -EMFILE ? " (raise the open-files limit, ulimit -n)" : "");
+		return shmar__fail(rep, err, "cannot start the liveness thread: %s", strerror(-err));
 	return 0;
 }
 

@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -132,15 +131,5 @@ ssize_t shmar__rdv_recv(int sock, struct shmar__msg *m, int *want_fd)
 
 int shmar__rdv_fail_fds(struct shmar__rdv *r, int err, const char *what)
 {
-	int root = 2 * r->nranks + 6, peer = r->nranks + 5;
-	struct rlimit lim;
-
-	if (err == -ENFILE)
-		return shmar__fail(r->rep, err,
-				   "%s: the system's file table is full (sysctl fs.file-max)", what);
-	if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
-		lim.rlim_cur = 0;
-	return shmar__fail(r->rep, -EMFILE,
-			   "%s: out of file descriptors (open-files limit %llu; a job of %d ranks needs about %d on rank 0 and %d on each other rank, besides the program's own): raise it with ulimit -n",
-			   what, (unsigned long long)lim.rlim_cur, r->nranks, root, peer);
+	return shmar__fail_fds(r->rep, err, what, r->nranks);
 }

@@ -5,9 +5,11 @@
  * The library prints nothing unless SHMAR_DEBUG asks it to, and then each
  * line is one write(2), so the lines of different ranks never interleave.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "shmar.h"
@@ -48,6 +50,21 @@ int shmar__fail(struct shmar__report *rep, int err, const char *fmt, ...)
 	va_end(ap);
 	shmar__log(rep, SHMAR_DEBUG_ERROR, "%s (%s)", rep->text, shmar_strerror(err));
 	return err;
+}
+
+int shmar__fail_fds(struct shmar__report *rep, int err, const char *what, int nranks)
+{
+	int root = 2 * nranks + 6, peer = nranks + 5;
+	struct rlimit lim;
+
+	if (err == -ENFILE)
+		return shmar__fail(rep, err, "%s: the system's file table is full (sysctl fs.file-max)",
+				   what);
+	if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
+		lim.rlim_cur = 0;
+	return shmar__fail(rep, -EMFILE,
+			   "%s: out of file descriptors (open-files limit %llu; a job of %d ranks needs about %d on rank 0 and %d on each other rank, besides the program's own): raise it with ulimit -n",
+			   what, (unsigned long long)lim.rlim_cur, nranks, root, peer);
 }
 
 void shmar__init_error_set(const char *text)

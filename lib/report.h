@@ -35,6 +35,13 @@ void shmar__log_line(const struct shmar__report *rep, const char *fmt, ...)
 			shmar__log_line((rep), __VA_ARGS__);                 \
 	} while (0)
 
+/*
+ * Out of file descriptors (err -EMFILE or -ENFILE) while doing what: the
+ * text names the open-files limit and about how many a job of nranks needs
+ * (2 nranks + 6 on rank 0, nranks + 5 on the others), or the system table.
+ */
+int shmar__fail_fds(struct shmar__report *rep, int err, const char *what, int nranks);
+
 /* The failure text of the calling thread's last shmar_comm_init(). */
 void shmar__init_error_set(const char *text);
 const char *shmar__init_error(void);

@@ -339,9 +339,10 @@ static const struct th_scenario scenarios[] = {
 		/* 15.9: rank 1 has room for the segment but not to watch its peers (limit 6:
 		 * a pidfd; 7: the watch itself): init fails on every rank, with its reason */
 		.name = "peer_out_of_fds_for_the_watch",
-		.roles = { ROLE(-EMFILE, "Too many open files"),
-			   ROLE(-EMFILE, "cannot watch rank 2", .nofile = 6),
-			   ROLE(-EMFILE, "Too many open files", .nofile = 7) },
+		.roles = { ROLE(-EMFILE, "out of file descriptors (open-files limit"),
+			   ROLE(-EMFILE, "cannot watch the peers (pidfd_open): out of file "
+				"descriptors (open-files limit 6;", .nofile = 6),
+			   ROLE(-EMFILE, "out of file descriptors (open-files limit 7;", .nofile = 7) },
 		.steps = { TS_FOR, TS_NEW_JOB, TS_MARK, TS_RUN(0, 0, 3), TS_RUN(TH_EACH, 1, 3),
 			   TS_RUN(0, 2, 3), TS_REAP_ALL, TS_WITHIN(2000), TS_CALL(all_name, -2),
 			   TS_EMPTY, TS_NEXT },
