@@ -78,7 +78,8 @@ struct stream {
 	const char *in;
 	char *out;
 	size_t count, esize;
-	size_t elems;               /* elements per sub-chunk */
+	size_t elems;               /* elements per step */
+	unsigned step;              /* sub-chunks (regions) per step */
 	uint64_t g0, end;           /* this call's sub-chunks of the ring: [g0, end) */
 	shmar__reduce_fn reduce;
 	bool registered;            /* this rank's input is in its heap */
@@ -88,10 +89,13 @@ struct stream {
 	bool publish_out;           /* this rank's output is registered: the peers gather from it */
 };
 
-/* Sub-chunk g of the call: elements [*lo, *lo + *n), region q of the ring. */
+/* The step at sub-chunk g of the call: elements [*lo, *lo + *n), from region q
+ * of the ring on (a step of several sub-chunks takes as many regions, which
+ * follow each other: steps start at multiples of their size, which divides
+ * the ring's). */
 static unsigned sub_chunk(const struct stream *s, uint64_t g, size_t *lo, size_t *n)
 {
-	size_t i = (size_t)(g - s->g0);
+	size_t i = (size_t)(g - s->g0) / s->step;
 
 	*lo = i * s->elems;
 	*n = s->count - *lo < s->elems ? s->count - *lo : s->elems;
@@ -204,18 +208,19 @@ static void gather_part(const struct phase *ph, size_t lo, size_t hi)
 	}
 }
 
-/* Wait until every peer finished with the sub-chunk region g last held. */
+/* Wait until every peer finished with what the regions of step g last held. */
 static int claim_region(const struct stream *s, uint64_t g)
 {
 	struct shmar__chan *c = &s->comm->chan;
+	uint64_t last = g + s->step - 1;
 	int err = 0;
 
-	if (g < SHMAR_STREAM_REGIONS)
+	if (last < SHMAR_STREAM_REGIONS)
 		return 0; /* never used */
 	for (int k = 0; k < c->nranks && err == 0; k++)
 		if (k != c->rank)
 			err = shmar__chan_stream_wait(c, k, SHMAR_STREAM_DONE,
-						      (uint32_t)(g - SHMAR_STREAM_REGIONS + 1));
+						      (uint32_t)(last - SHMAR_STREAM_REGIONS + 1));
 	return err;
 }
 
@@ -234,7 +239,7 @@ static int stage_in(struct stream *s, uint64_t g)
 	run_phase(&ph);
 	ph.a = mhi, ph.b = n;
 	run_phase(&ph);
-	shmar__chan_stream_post(&s->comm->chan, SHMAR_STREAM_IN, (uint32_t)(g + 1));
+	shmar__chan_stream_post(&s->comm->chan, SHMAR_STREAM_IN, (uint32_t)(g + s->step));
 	return 0;
 }
 
@@ -249,13 +254,13 @@ static int stage_reduce(struct stream *s, uint64_t g)
 	/* the call's synchronisation came after every peer's in(g0) */
 	for (int k = 0; k < c->nranks && err == 0 && g > s->g0; k++)
 		if (k != c->rank && !s->regs.buf[k])
-			err = shmar__chan_stream_wait(c, k, SHMAR_STREAM_IN, (uint32_t)(g + 1));
+			err = shmar__chan_stream_wait(c, k, SHMAR_STREAM_IN, (uint32_t)(g + s->step));
 	if (err < 0)
 		return err;
 	sub_chunk(s, g, &base, &n);
 	slice(s, n, c->rank, &ph.a, &ph.b);
 	run_phase(&ph);
-	shmar__chan_stream_post(c, SHMAR_STREAM_RED, (uint32_t)(g + 1));
+	shmar__chan_stream_post(c, SHMAR_STREAM_RED, (uint32_t)(g + s->step));
 	return 0;
 }
 
@@ -268,13 +273,13 @@ static int stage_gather(struct stream *s, uint64_t g)
 
 	for (int k = 0; k < c->nranks && err == 0; k++)
 		if (k != c->rank)
-			err = shmar__chan_stream_wait(c, k, SHMAR_STREAM_RED, (uint32_t)(g + 1));
+			err = shmar__chan_stream_wait(c, k, SHMAR_STREAM_RED, (uint32_t)(g + s->step));
 	if (err < 0)
 		return err;
 	sub_chunk(s, g, &base, &n);
 	ph.a = 0, ph.b = n;
 	run_phase(&ph);
-	shmar__chan_stream_post(c, SHMAR_STREAM_DONE, (uint32_t)(g + 1));
+	shmar__chan_stream_post(c, SHMAR_STREAM_DONE, (uint32_t)(g + s->step));
 	return 0;
 }
 
@@ -299,15 +304,17 @@ static int allreduce_stream(struct shmar_comm *comm, const struct shmar__desc *d
 {
 	struct stream s = {
 		.comm = comm, .in = in, .out = out, .count = count, .esize = esize,
-		.elems = comm->chan.layout.chunk_bytes / esize, .reduce = reduce,
+		.step = comm->stream_step, .reduce = reduce,
 	};
 	uint64_t reg = shmar__reg_mine(comm, in, count * esize, 1);
 	uint64_t reg_out = shmar__reg_mine(comm, out, count * esize, 1);
 	uint64_t g;
 	int err;
 
-	s.g0 = comm->stream_next;
-	s.end = s.g0 + (count + s.elems - 1) / s.elems;
+	s.elems = comm->chan.layout.chunk_bytes / esize * s.step;
+	/* every rank rounds the same way: the counters stay in step */
+	s.g0 = (comm->stream_next + s.step - 1) / s.step * s.step;
+	s.end = s.g0 + (count + s.elems - 1) / s.elems * s.step;
 	comm->stream_next = s.end;
 	s.registered = reg != 0;
 	s.publish_out = reg_out != 0;
@@ -324,16 +331,16 @@ static int allreduce_stream(struct shmar_comm *comm, const struct shmar__desc *d
 	/* no trailing synchronisation for the inputs: see the top of this file */
 	shmar__reg_peers(comm, count * esize, reg, false, &s.regs);
 	shmar__reg_peers(comm, count * esize, reg_out, true, &s.pubs);
-	for (g = s.g0; g < s.end && err == 0; g++) {
-		if (g + 1 < s.end && !s.registered)
-			err = stage_in(&s, g + 1);
+	for (g = s.g0; g < s.end && err == 0; g += s.step) {
+		if (g + s.step < s.end && !s.registered)
+			err = stage_in(&s, g + s.step);
 		if (err == 0)
 			err = stage_reduce(&s, g);
 		if (err == 0 && g > s.g0)
-			err = stage_gather(&s, g - 1);
+			err = stage_gather(&s, g - s.step);
 	}
 	if (err == 0)
-		err = stage_gather(&s, s.end - 1);
+		err = stage_gather(&s, s.end - s.step);
 	if (err == 0 && s.publish_out)
 		err = wait_gathered(&s);
 	return err;

@@ -239,6 +239,15 @@ static void start_channel(struct shmar_comm *comm, const struct shmar__layout *l
 
 	shmar__chan_init(&comm->chan, comm->chan.base, l, comm->rank, comm->nranks, &waits,
 			 &comm->live, &comm->report, &comm->stats);
+	/*
+	 * When ranks share CPUs every wait for a peer is a scheduler hand-off:
+	 * steps of two sub-chunks halve them (every rank decides the same: the
+	 * job's CPUs come from the header).  A rank has three steps in flight
+	 * (in, reduce, gather: coll_allreduce.c), so a step takes at most a
+	 * third of the ring, or the copy-in of one step would wait for a gather
+	 * that comes after it.
+	 */
+	comm->stream_step = waits.yield ? SHMAR_STREAM_OVERSUBSCRIBED_STEP : 1;
 	shmar__seg_ctl(comm->chan.base, l, (unsigned)comm->rank)->pid = (uint32_t)getpid();
 	shmar__chan_set_state(&comm->chan, SHMAR_RANK_ACTIVE);
 	shmar__segment_prefault_peers(comm->chan.base, l, (unsigned)comm->rank);

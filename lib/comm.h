@@ -35,7 +35,8 @@ struct shmar_comm {
 	struct shmar__liveness live;  /* pids, pidfds and their watcher */
 	int *socks;                   /* per rank: the rendezvous connection, or -1 (watched) */
 	uint32_t rounds;              /* uses of the double-buffered slots (coll.h) */
-	uint32_t stream_next;         /* the next sub-chunk of the stream ring (coll_allreduce.c) */
+	uint64_t stream_next;         /* the next sub-chunk of the stream ring (coll_allreduce.c) */
+	unsigned stream_step;         /* sub-chunks a stream step takes (more when ranks share CPUs) */
 	struct shmar__heap heap;      /* this rank's registered buffers (mem.c) */
 	size_t *heap_faulted;         /* per peer: bytes of its heap this rank has faulted in */
 	struct shmar__pool *pool;     /* helper threads, or NULL */

@@ -38,6 +38,10 @@
 #define SHMAR_CHUNK_DEFAULT ((size_t)256 << 10)
 /* Regions of the stream ring: sub-chunks a rank can be ahead of its slowest peer, and more. */
 #define SHMAR_STREAM_REGIONS 8u
+/* Sub-chunks a stream step takes when ranks share CPUs; at most a third of the ring. */
+#define SHMAR_STREAM_OVERSUBSCRIBED_STEP 2u
+_Static_assert(3 * SHMAR_STREAM_OVERSUBSCRIBED_STEP <= SHMAR_STREAM_REGIONS,
+	       "three steps in flight fit the ring");
 
 /* Registered buffers per rank: largest heap, and the default reservation. */
 #define SHMAR_HEAP_MAX ((size_t)1 << 40)
