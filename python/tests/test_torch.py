@@ -92,8 +92,15 @@ def test_layout():
     from shmar.torch._hosts import Layout  # pylint: disable=import-outside-toplevel
     layout = Layout(["a 1 uid=0", "b 2 uid=0", "a 1 uid=0", "a 1 uid=0", "c 3 uid=0"], 2)
     assert layout.hosts == [[0, 2, 3], [1], [4]] and layout.local_ranks == [0, 2, 3]
+    assert (layout.rank, layout.host, layout.local) == (2, 0, 1)
+    assert layout.host_of == [0, 1, 0, 0, 2] and layout.local_of == [0, 0, 1, 2, 0]
     assert not layout.single_host
     assert layout.describe() == "3 hosts (a: ranks 0,2-3; b: ranks 1; c: ranks 4)"
+    assert layout.describe_host(0) == "host 0 (ranks 0,2-3)"
+    # hosts smaller than the largest serve the local ranks they lack
+    assert layout.vmax == 3 and layout.served() == [1]
+    assert [layout.servers(v) for v in range(3)] == [[0, 1, 4], [2, 1, 4], [3, 1, 4]]
+    assert Layout(["a", "b", "a", "a", "c"], 1).served() == [0, 1, 2]
     assert Layout(["x"] * 4, 1).single_host
 
 
