@@ -59,7 +59,9 @@ def combine(out, parts, dtype, op, nranks):
     elements; nranks is the number of ranks of the whole group (for AVG).
     """
     if dtype in _FLOATS:
-        acc = _combine_floats(parts, dtype, op, nranks)
+        # float32 and float64 accumulate in out itself: fewer passes over memory
+        acc = out if dtype == accumulator(dtype, op) and op not in _PICKS else None
+        acc = _combine_floats(parts, dtype, op, nranks, acc)
         _narrow(out, acc, dtype)
     else:
         out.copy_(_combine_integers(parts, op, nranks))
@@ -83,12 +85,22 @@ def _combine_integers(parts, op, nranks):
     return acc
 
 
-def _combine_floats(parts, dtype, op, nranks):
+def _combine_floats(parts, dtype, op, nranks, acc=None):
+    """The combination in float32 or float64, in acc (a fresh tensor if None)."""
     wide = torch.float64 if dtype == _lib.FLOAT64 else torch.float32
-    # widening bf16/fp16 (MAX and MIN partials) to float32 is exact
-    acc = parts[0].to(wide, copy=True)
+    rest = parts[1:]
+    if acc is not None and rest and op != _lib.PROD:  # acc = parts[0] + parts[1]
+        torch.add(parts[0], rest[0], out=acc)
+        rest = rest[1:]
+    elif acc is not None and rest:
+        torch.mul(parts[0], rest[0], out=acc)
+        rest = rest[1:]
+    elif acc is not None:
+        acc.copy_(parts[0])
+    else:  # widening bf16/fp16 (MAX and MIN partials) to float32 is exact
+        acc = parts[0].to(wide, copy=True)
     nan = torch.isnan(acc) if op in _PICKS else None
-    for x in parts[1:]:
+    for x in rest:
         x = x.to(wide)
         if op in (_lib.SUM, _lib.AVG):
             acc.add_(x)
@@ -120,6 +132,8 @@ def _narrow(out, acc, dtype):
         return
     kind, quiet = _QUIET_NAN[acc.dtype]
     nan = torch.isnan(acc)
-    acc.view(kind).masked_fill_(nan, quiet)
-    out.copy_(acc)
+    if nan.any():
+        acc.view(kind).masked_fill_(nan, quiet)
+    if acc is not out:
+        out.copy_(acc)
 
