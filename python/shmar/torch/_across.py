@@ -20,7 +20,8 @@ has the size of the previous exchange's blocks there (the same on every
 member: the headers showed that they agreed), at most FIRST_MAX bytes,
 padded or cut; the headers in it are checked, and only when every host made
 the same call does the rest follow, its size now known to all.  In a loop
-of equal calls, the first message is the whole block.
+of equal calls, the first message is the whole block.  (A broadcast sends
+the headers alone first, then the root's data.)
 
 What the header cannot reach, the group's store does: a rank that fails
 sets a flag there, and a rank blocked in a gloo operation looks at the flag
