@@ -80,6 +80,10 @@ def _prototypes(lib):
         "shmar_strerror": (c_char_p, [c_int]),
         "shmar_comm_last_error": (c_char_p, [c_void_p]),
         "shmar_version": (c_char_p, []),
+        "shmar_float_to_bf16": (c_int, [c_void_p, c_void_p, c_size_t]),
+        "shmar_bf16_to_float": (c_int, [c_void_p, c_void_p, c_size_t]),
+        "shmar_float_to_fp16": (c_int, [c_void_p, c_void_p, c_size_t]),
+        "shmar_fp16_to_float": (c_int, [c_void_p, c_void_p, c_size_t]),
     }
     for name, (restype, argtypes) in table.items():
         func = getattr(lib, name)

@@ -65,3 +65,20 @@ def exact(dtype, count, rank, seed):
     rng = np.random.default_rng([seed, rank, 1])
     low = 0 if dtype == "uint8" else -4
     return rng.integers(low, 5, size=count).astype(STORAGE[dtype])
+
+
+# values whose every combination over the ranks corners MAX, MIN and SUM:
+# signed zeros, a NaN with a payload, and two ordinary values of both signs
+_CORNERS = {"float32": [0x80000000, 0x00000000, 0x7FA00001, 0xBFC00000, 0x3FC00000],
+            "float64": [0x8000000000000000, 0, 0x7FF0000000000123, 0xBFF8000000000000,
+                        0x3FF8000000000000],
+            "bfloat16": [0x8000, 0x0000, 0x7F81, 0xBFC0, 0x3FC0],
+            "float16": [0x8000, 0x0000, 0x7C01, 0xBE00, 0x3E00]}
+
+
+def corners(dtype, nranks, rank):
+    """Element e of rank r is corner value (e // 5**r) % 5: every combination once."""
+    count = len(_CORNERS[dtype]) ** nranks
+    index = (np.arange(count) // len(_CORNERS[dtype]) ** rank) % len(_CORNERS[dtype])
+    out = np.array(_CORNERS[dtype], dtype=_UINT[dtype])[index]
+    return out if dtype == "bfloat16" else out.view(STORAGE[dtype])

@@ -78,26 +78,48 @@ def _trunc_div(total, n):
     return quotient
 
 
+def _fold(acc, x, op, floating):
+    """One step acc (op) x of the reduction, in the accumulator type."""
+    if op in ("sum", "avg"):
+        return acc + x
+    if op == "prod":
+        return acc * x
+    if op == "max":
+        return _max(acc, x) if floating else np.maximum(acc, x)
+    if op == "min":
+        return _min(acc, x) if floating else np.minimum(acc, x)
+    raise ValueError(op)
+
+
 def reduce(inputs, op, dtype):
     """The reduction over ranks of inputs (one array per rank, in rank order)."""
+    return reduce_hosts(inputs, [list(range(len(inputs)))], op, dtype)
+
+
+def reduce_hosts(inputs, hosts, op, dtype):
+    """The reduction over ranks on several hosts, as libshmar-mpi defines it.
+
+    hosts lists the ranks of each host in increasing order, hosts in the
+    order of their lowest rank.  Per element: each host's partial, in rank
+    order, in the accumulator type and not rounded; then the partials in
+    host order; avg divides that by the number of all ranks; one rounding.
+    With one host this is the flat rank-order reduction above.
+    """
     floating = dtype in FLOATS
-    acc = _widen(inputs[0], dtype) if floating else inputs[0].copy()
+
+    def wide(x):
+        return _widen(x, dtype) if floating else x.copy()
+
     with np.errstate(all="ignore"):
-        for x in inputs[1:]:
-            x = _widen(x, dtype) if floating else x
-            if op in ("sum", "avg"):
-                acc = acc + x
-            elif op == "prod":
-                acc = acc * x
-            elif op == "max":
-                acc = _max(acc, x) if floating else np.maximum(acc, x)
-            elif op == "min":
-                acc = _min(acc, x) if floating else np.minimum(acc, x)
-            else:
-                raise ValueError(op)
+        total = None
+        for ranks in hosts:
+            partial = wide(inputs[ranks[0]])
+            for r in ranks[1:]:
+                partial = _fold(partial, wide(inputs[r]), op, floating)
+            total = partial if total is None else _fold(total, partial, op, floating)
         if op == "avg":
             if floating:
-                acc = acc / acc.dtype.type(len(inputs))
+                total = total / total.dtype.type(len(inputs))
             else:
-                acc = _trunc_div(acc, len(inputs))
-    return _narrow(acc, dtype) if floating else acc
+                total = _trunc_div(total, len(inputs))
+    return _narrow(total, dtype) if floating else total

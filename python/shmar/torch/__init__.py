@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: MIT
-"""The torch.distributed backend "shmar": libshmar on one host, gloo for the rest.
+"""The torch.distributed backend "shmar": libshmar on each host, gloo between hosts.
 
     import shmar.torch                      # registers the backend
     dist.init_process_group("shmar", ...)   # instead of "gloo"
 
-Each process group forms its libshmar job through the store torch gives it,
-after checking that every rank runs on one host (see shmar.torch._hosts);
-otherwise it says so once on standard error and delegates everything to gloo.
-shmar.torch.all_reduce_() is the direct call for an engine's own all-reduce.
+Each process group learns where its ranks run through the store torch gives
+it (see shmar.torch._hosts).  On one host it forms one libshmar job; across
+hosts it runs libshmar-mpi's hierarchy with gloo between the hosts (see
+shmar.torch._hierarchy), with libshmar-mpi's numerics: every rank gets the
+same bits, whatever the timing.  Collectives libshmar has no part in go to
+gloo.  shmar.torch.all_reduce_() is the direct call for an engine's own
+all-reduce.
 """
 
 import ctypes
@@ -47,7 +50,7 @@ def all_reduce_(tensor, op=_SUM, group=None):
     The direct path: when group (default: the world) is a shmar group on one
     host and tensor a contiguous CPU tensor of a libshmar dtype, it calls the
     library straight away, skipping torch.distributed's dispatch; otherwise
-    it calls torch.distributed.all_reduce.
+    (across hosts too) it calls torch.distributed.all_reduce.
     """
     pg = GroupMember.WORLD if group is None else group
     comm = pg._comm if pg.__class__ is ShmarProcessGroup else None

@@ -3,10 +3,12 @@
 
 libshmar does all_reduce, all_gather(_into_tensor), reduce_scatter(_tensor),
 broadcast and barrier on CPU tensors: the reductions on its seven dtypes,
-the gathers and broadcasts on any dtype (moved as bytes).  Everything else
-(other collectives, reductions of bool, complex or int8 tensors, the bitwise
-reductions, tensors off the CPU) goes to an inner gloo group built from the
-same store, and so does every call when the ranks are not all on one host.
+the gathers and broadcasts on any dtype (moved as bytes).  When the ranks
+span hosts, those five go through a hierarchy (shmar.torch._hierarchy):
+libshmar in each host, gloo between hosts, with libshmar-mpi's numerics.
+Everything else (other collectives, reductions of bool, complex or int8
+tensors, the bitwise reductions, tensors off the CPU) goes to an inner gloo
+group of all the ranks, built from the same store.
 """
 
 import ctypes
@@ -19,7 +21,7 @@ import torch.distributed as dist
 
 import shmar
 from shmar import _buffers, _lib, _ops
-from shmar.torch import _hosts
+from shmar.torch import _hierarchy, _hosts
 
 _c = _lib.lib
 _dtype_code = _buffers.torch_dtype_code
@@ -53,7 +55,6 @@ for _dtype in (torch.float32, torch.bfloat16, torch.float16, torch.float64, torc
                torch.int64, torch.uint8):
     _dtype_codes[_dtype] = _dtype_code(_dtype)
 del _dtype
-_said_delegating = False
 
 
 # ------------------------------------------------------------ errors
@@ -143,6 +144,11 @@ def _all_local(tensors):
     return codes.pop()
 
 
+def _bytes(tensor):
+    """A flat uint8 view of a contiguous tensor of any dtype."""
+    return tensor.reshape(-1).view(torch.uint8)
+
+
 def _contiguous(tensor):
     return tensor if tensor.is_contiguous() else tensor.contiguous()
 
@@ -190,14 +196,6 @@ _OP_NAMES = {_lib.SUM: "sum", _lib.PROD: "prod", _lib.MAX: "max", _lib.MIN: "min
 
 # ------------------------------------------------------------ the group
 
-def _say_delegating(layout, rank):
-    global _said_delegating  # pylint: disable=global-statement
-    if rank == 0 and not _said_delegating:
-        _said_delegating = True
-        print(f"shmar: the ranks run on {layout.describe()}; libshmar needs every rank "
-              "on one host, so this group uses gloo for everything", file=sys.stderr)
-
-
 def _rendezvous_dir():
     """The rendezvous directory libshmar picks here, as shmar_comm_init(3) says:
     SHMAR_DIR, else $XDG_RUNTIME_DIR/shmar, else /tmp/shmar-<euid>."""
@@ -232,9 +230,10 @@ def _join_job(store, rank, size, timeout):
 class ShmarProcessGroup(dist.ProcessGroup):
     """A process group whose collectives libshmar does where it can.
 
-    ``comm`` is the shmar.Comm of the group, None when its ranks are on
-    several hosts (then gloo does everything); ``layout`` says where the
-    ranks run (shmar.torch._hosts.Layout).
+    ``layout`` says where the ranks run (shmar.torch._hosts.Layout);
+    ``comm`` is the shmar.Comm of the group when they all run on one host,
+    else None; ``hierarchy`` is the shmar.torch._hierarchy.Hierarchy that
+    runs the collectives across hosts, else None.
     """
 
     def __init__(self, store, rank, size, timeout):
@@ -243,16 +242,26 @@ class ShmarProcessGroup(dist.ProcessGroup):
         self._gloo = dist.ProcessGroupGloo(dist.PrefixStore("gloo", store), rank, size,
                                            timeout)
         self._comm = None
+        self._hierarchy = None
         self._last_work = None
         if self.layout.single_host:
             self._comm = _join_job(dist.PrefixStore("shmar", store), rank, size, timeout)
         else:
-            _say_delegating(self.layout, rank)
+            try:
+                self._hierarchy = _hierarchy.Hierarchy(store, self.layout, size, timeout,
+                                                       _join_job)
+            except shmar.Error as err:
+                raise runtime_error(err) from None
 
     @property
     def comm(self):
-        """The shmar.Comm of this group, or None when gloo does everything."""
+        """The shmar.Comm of this group, or None when its ranks span hosts."""
         return self._comm
+
+    @property
+    def hierarchy(self):
+        """What runs the collectives across hosts, or None on one host."""
+        return self._hierarchy
 
     def getBackendName(self):  # noqa: N802 (torch's name)
         return "shmar"
@@ -261,6 +270,8 @@ class ShmarProcessGroup(dist.ProcessGroup):
         """Leave the libshmar job (torch's destroy_process_group does not)."""
         if self._comm is not None:
             self._comm.close()
+        if self._hierarchy is not None:
+            self._hierarchy.close()
 
     # ---------------------------------------------------------------- libshmar
 
@@ -285,6 +296,15 @@ class ShmarProcessGroup(dist.ProcessGroup):
                     if not simple:
                         tensor.copy_(work)
                     return self._done(tensors)
+        elif self._hierarchy is not None and len(tensors) == 1:
+            tensor = tensors[0]
+            dtype = _local_dtype(tensor)
+            op = _op_code(opts)
+            if dtype is not None and op is not None:
+                work = _contiguous(tensor)
+                self._run(self._hierarchy.all_reduce, work.view(-1), dtype, op)
+                _copy_back(tensor, work)
+                return self._done(tensors)
         return self._gloo.allreduce(tensors, opts) if opts is not None else \
             self._gloo.allreduce(tensors)
 
@@ -303,11 +323,14 @@ class ShmarProcessGroup(dist.ProcessGroup):
         return work
 
     def _allgather_base(self, output, input, opts=None):  # noqa: A002 (torch's name)
-        comm = self._comm
-        if (comm is not None and output.dtype == input.dtype and _copyable(output)
-                and _copyable(input)):
+        comm, hierarchy = self._comm, self._hierarchy
+        if ((comm is not None or hierarchy is not None) and output.dtype == input.dtype
+                and _copyable(output) and _copyable(input)):
             out = _contiguous(output)
-            self._run(comm.all_gather, _as_bytes(_contiguous(input)), _as_bytes(out))
+            if comm is not None:
+                self._run(comm.all_gather, _as_bytes(_contiguous(input)), _as_bytes(out))
+            else:
+                self._gather_across(out, _contiguous(input))
             _copy_back(output, out)
             return DoneWork([output])
         if opts is None:
@@ -315,11 +338,17 @@ class ShmarProcessGroup(dist.ProcessGroup):
         return self._gloo._allgather_base(output, input, opts)
 
     def _reduce_scatter_base(self, output, input, opts=None):  # noqa: A002
-        comm = self._comm
+        comm, hierarchy = self._comm, self._hierarchy
         op = _op_code(opts)
-        if comm is not None and op is not None and _all_local((output, input)) is not None:
+        dtype = _all_local((output, input)) if op is not None else None
+        if comm is not None and dtype is not None:
             out = _contiguous(output)
             self._run(comm.reduce_scatter, _contiguous(input), out, _OP_NAMES[op])
+            _copy_back(output, out)
+            return DoneWork([output])
+        if hierarchy is not None and dtype is not None:
+            out = _contiguous(output)
+            self._scatter_across(out, _contiguous(input), dtype, op)
             _copy_back(output, out)
             return DoneWork([output])
         if opts is None:
@@ -327,12 +356,16 @@ class ShmarProcessGroup(dist.ProcessGroup):
         return self._gloo._reduce_scatter_base(output, input, opts)
 
     def allgather(self, output_tensors, input_tensors, opts=None):
-        comm = self._comm
-        if (comm is not None and len(input_tensors) == 1 and len(output_tensors) == 1
+        comm, hierarchy = self._comm, self._hierarchy
+        if ((comm is not None or hierarchy is not None) and len(input_tensors) == 1
+                and len(output_tensors) == 1
                 and self._gatherable(output_tensors[0], input_tensors[0], _copyable)):
             outputs, tensor = output_tensors[0], input_tensors[0]
             gathered = torch.empty((len(outputs),) + tuple(tensor.shape), dtype=tensor.dtype)
-            self._run(comm.all_gather, _as_bytes(_contiguous(tensor)), _as_bytes(gathered))
+            if comm is not None:
+                self._run(comm.all_gather, _as_bytes(_contiguous(tensor)), _as_bytes(gathered))
+            else:
+                self._gather_across(gathered, _contiguous(tensor))
             for out, block in zip(outputs, gathered):
                 out.copy_(block.reshape(out.shape))
             return DoneWork(output_tensors)
@@ -341,15 +374,18 @@ class ShmarProcessGroup(dist.ProcessGroup):
         return self._gloo.allgather(output_tensors, input_tensors, opts)
 
     def reduce_scatter(self, output_tensors, input_tensors, opts=None):
-        comm = self._comm
+        comm, hierarchy = self._comm, self._hierarchy
         op = _op_code(opts)
-        if (comm is not None and op is not None and len(output_tensors) == 1
-                and len(input_tensors) == 1
+        if ((comm is not None or hierarchy is not None) and op is not None
+                and len(output_tensors) == 1 and len(input_tensors) == 1
                 and self._gatherable(input_tensors[0], output_tensors[0])):
             output, inputs = output_tensors[0], input_tensors[0]
             stacked = torch.stack([t.reshape(output.shape) for t in inputs])
             out = _contiguous(output)
-            self._run(comm.reduce_scatter, stacked, out, _OP_NAMES[op])
+            if comm is not None:
+                self._run(comm.reduce_scatter, stacked, out, _OP_NAMES[op])
+            else:
+                self._scatter_across(out, stacked, _dtype_codes[output.dtype], op)
             _copy_back(output, out)
             return DoneWork(output_tensors)
         if opts is None:
@@ -357,13 +393,18 @@ class ShmarProcessGroup(dist.ProcessGroup):
         return self._gloo.reduce_scatter(output_tensors, input_tensors, opts)
 
     def broadcast(self, tensors, opts=None):
-        comm = self._comm
-        if (comm is not None and len(tensors) == 1 and _copyable(tensors[0])
-                and (opts is None or opts.rootTensor == 0)):
+        comm, hierarchy = self._comm, self._hierarchy
+        if ((comm is not None or hierarchy is not None) and len(tensors) == 1
+                and _copyable(tensors[0]) and (opts is None or opts.rootTensor == 0)):
             tensor = tensors[0]
             root = opts.rootRank if opts is not None else 0
             work = _contiguous(tensor)
-            self._run(comm.broadcast, _as_bytes(work), root)
+            if comm is not None:
+                self._run(comm.broadcast, _as_bytes(work), root)
+            else:
+                if not 0 <= root < self.size():
+                    raise ValueError(f"shmar: root {root} is not below size {self.size()}")
+                self._run(hierarchy.broadcast, _bytes(work), root)
             _copy_back(tensor, work)
             return DoneWork(tensors)
         if opts is None:
@@ -371,13 +412,37 @@ class ShmarProcessGroup(dist.ProcessGroup):
         return self._gloo.broadcast(tensors, opts)
 
     def barrier(self, opts=None):
-        comm = self._comm
+        comm, hierarchy = self._comm, self._hierarchy
         if comm is not None:
             self._run(comm.barrier)
+            return DoneWork([])
+        if hierarchy is not None:
+            self._run(hierarchy.barrier)
             return DoneWork([])
         if opts is None:
             return self._gloo.barrier()
         return self._gloo.barrier(opts)
+
+    # ---------------------------------------------------------------- across hosts
+
+    def _gather_across(self, out, tensor):
+        """All-gather tensor (contiguous) into out (contiguous) through the hierarchy."""
+        if out.numel() != tensor.numel() * self.size():
+            raise ValueError(f"shmar: out holds {out.numel()} elements, not size "
+                             f"({self.size()}) x {tensor.numel()} of the input")
+        self._run(self._hierarchy.all_gather, _bytes(out), _bytes(tensor))
+
+    def _scatter_across(self, out, tensor, dtype, op):
+        """Reduce-scatter tensor (contiguous) into out (contiguous) through the hierarchy.
+
+        They may overlap: the hierarchy reads all of tensor before it writes out.
+        """
+        if tensor.numel() != out.numel() * self.size():
+            raise ValueError(f"shmar: the input holds {tensor.numel()} elements, not "
+                             f"size ({self.size()}) x {out.numel()} of out")
+        self._run(self._hierarchy.reduce_scatter, out.view(-1), tensor.view(-1), dtype, op)
+
+    # ---------------------------------------------------------------- helpers
 
     def _gatherable(self, blocks, tensor, copyable=None):
         """True when libshmar can gather tensor to (or reduce-scatter it from) blocks.
