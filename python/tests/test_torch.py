@@ -24,6 +24,7 @@ from shmar.torch import ShmarProcessGroup  # noqa: E402
 import data  # noqa: E402
 import reference  # noqa: E402
 from reference import STORAGE  # noqa: E402
+from tensors import as_array, as_tensor, same_bits  # noqa: E402
 
 DTYPES = ("float32", "bfloat16", "float16", "float64", "int32", "int64", "uint8")
 NRANKS = (2, 3)
@@ -33,28 +34,6 @@ COUNTS = (1, 1000, 70_001)
 SEED = 4711
 TIMEOUT = timedelta(seconds=60)
 GLOO = None  # in every rank: a gloo group of the world, to compare with
-
-
-def _tensor(array_, dtype):
-    """A tensor sharing array_'s memory (bfloat16 from its bits)."""
-    if dtype == "bfloat16":
-        return torch.from_numpy(array_.view(np.int16)).view(torch.bfloat16)
-    return torch.from_numpy(array_)
-
-
-def _array(tensor, dtype):
-    """The values of a tensor, in the reference's storage dtype."""
-    if dtype == "bfloat16":
-        return tensor.contiguous().view(torch.int16).numpy().view(np.uint16)
-    return tensor.contiguous().numpy()
-
-
-def _same_bits(got, expected, dtype, what):
-    got, expected = reference.bits(got, dtype), reference.bits(expected, dtype)
-    if not np.array_equal(got, expected):
-        i = np.flatnonzero(got != expected)[0]
-        raise AssertionError(f"{what}: element {i}: got {int(got[i]):#x}, "
-                             f"expected {int(expected[i]):#x}")
 
 
 def _gloo_can(dtype, op=None):
@@ -121,27 +100,27 @@ def test_world_uses_libshmar(pools, nranks):
 # ------------------------------------------------------------ what libshmar does
 
 def rank_all_reduce(rank, nranks, dtype):
-    torch_dtype = _tensor(np.zeros(1, dtype=STORAGE[dtype]), dtype).dtype
+    torch_dtype = as_tensor(np.zeros(1, dtype=STORAGE[dtype]), dtype).dtype
     for name, op in OPS.items():
         for count in COUNTS:
             inputs = [data.make(dtype, count, r, SEED + count) for r in range(nranks)]
             expected = reference.reduce(inputs, name, dtype)
             what = f"all_reduce {dtype} {name} n={count}"
-            mine = _tensor(inputs[rank].copy(), dtype)
+            mine = as_tensor(inputs[rank].copy(), dtype)
             dist.all_reduce(mine, op=op)
-            _same_bits(_array(mine, dtype), expected, dtype, what)
-            mine = _tensor(inputs[rank].copy(), dtype)
+            same_bits(as_array(mine, dtype), expected, dtype, what)
+            mine = as_tensor(inputs[rank].copy(), dtype)
             assert shmar.torch.all_reduce_(mine, op) is mine
-            _same_bits(_array(mine, dtype), expected, dtype, what + " (all_reduce_)")
+            same_bits(as_array(mine, dtype), expected, dtype, what + " (all_reduce_)")
             # as a row of a matrix: not contiguous
             wide = torch.zeros((count, 3), dtype=torch_dtype)
-            wide[:, 1] = _tensor(inputs[rank].copy(), dtype)
+            wide[:, 1] = as_tensor(inputs[rank].copy(), dtype)
             dist.all_reduce(wide[:, 1], op=op)
-            _same_bits(_array(wide[:, 1], dtype), expected, dtype, what + " (strided)")
+            same_bits(as_array(wide[:, 1], dtype), expected, dtype, what + " (strided)")
             assert not wide[:, 0].any() and not wide[:, 2].any()
             if _gloo_can(dtype, name):  # same bits as gloo where the order cannot matter
                 exact = [data.exact(dtype, count, r, SEED) for r in range(nranks)]
-                ours = _tensor(exact[rank].copy(), dtype)
+                ours = as_tensor(exact[rank].copy(), dtype)
                 theirs = ours.clone()
                 dist.all_reduce(ours, op=op)
                 dist.all_reduce(theirs, op=op, group=GLOO)
@@ -158,19 +137,19 @@ def rank_gathers(rank, nranks, dtype):
     count = 1001
     inputs = [data.make(dtype, count, r, SEED) for r in range(nranks)]
     everything = np.concatenate(inputs)
-    mine = _tensor(inputs[rank].copy(), dtype)
+    mine = as_tensor(inputs[rank].copy(), dtype)
     # all_gather_into_tensor, into a flat and into a strided output
     out = torch.empty(count * nranks, dtype=mine.dtype)
     dist.all_gather_into_tensor(out, mine)
-    _same_bits(_array(out, dtype), everything, dtype, "all_gather_into_tensor")
+    same_bits(as_array(out, dtype), everything, dtype, "all_gather_into_tensor")
     strided = torch.zeros((count * nranks, 2), dtype=mine.dtype)
     dist.all_gather_into_tensor(strided[:, 0], mine)
-    _same_bits(_array(strided[:, 0], dtype), everything, dtype, "all_gather_into_tensor strided")
+    same_bits(as_array(strided[:, 0], dtype), everything, dtype, "all_gather_into_tensor strided")
     # all_gather into a list, compared with gloo's
     blocks = [torch.empty(count, dtype=mine.dtype) for _ in range(nranks)]
     dist.all_gather(blocks, mine)
     for r, block in enumerate(blocks):
-        _same_bits(_array(block, dtype), inputs[r], dtype, f"all_gather block {r}")
+        same_bits(as_array(block, dtype), inputs[r], dtype, f"all_gather block {r}")
     if _gloo_can(dtype):
         theirs = [torch.empty(count, dtype=mine.dtype) for _ in range(nranks)]
         dist.all_gather(theirs, mine, group=GLOO)
@@ -178,17 +157,17 @@ def rank_gathers(rank, nranks, dtype):
                    for a, b in zip(blocks, theirs))
     # broadcast from every rank, with gloo's as a second opinion
     for root in range(nranks):
-        buf = _tensor(inputs[rank].copy(), dtype)
+        buf = as_tensor(inputs[rank].copy(), dtype)
         dist.broadcast(buf, src=root)
-        _same_bits(_array(buf, dtype), inputs[root], dtype, f"broadcast from {root}")
+        same_bits(as_array(buf, dtype), inputs[root], dtype, f"broadcast from {root}")
         if _gloo_can(dtype):
-            theirs = _tensor(inputs[rank].copy(), dtype)
+            theirs = as_tensor(inputs[rank].copy(), dtype)
             dist.broadcast(theirs, src=root, group=GLOO)
             assert torch.equal(buf.view(torch.uint8), theirs.view(torch.uint8))
     strided = torch.zeros((count, 2), dtype=mine.dtype)
-    strided[:, 1] = _tensor(inputs[rank].copy(), dtype)
+    strided[:, 1] = as_tensor(inputs[rank].copy(), dtype)
     dist.broadcast(strided[:, 1], src=nranks - 1)
-    _same_bits(_array(strided[:, 1], dtype), inputs[-1], dtype, "broadcast strided")
+    same_bits(as_array(strided[:, 1], dtype), inputs[-1], dtype, "broadcast strided")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -202,24 +181,24 @@ def rank_reduce_scatters(rank, nranks, dtype):
     for name, op in OPS.items():
         inputs = [data.make(dtype, count * nranks, r, SEED + 1) for r in range(nranks)]
         expected = reference.reduce(inputs, name, dtype)[rank * count:(rank + 1) * count]
-        mine = _tensor(inputs[rank].copy(), dtype)
+        mine = as_tensor(inputs[rank].copy(), dtype)
         out = torch.empty(count, dtype=mine.dtype)
         dist.reduce_scatter_tensor(out, mine, op=op)
-        _same_bits(_array(out, dtype), expected, dtype, f"reduce_scatter_tensor {name}")
-        pieces = list(_tensor(inputs[rank].copy(), dtype).reshape(nranks, count))
+        same_bits(as_array(out, dtype), expected, dtype, f"reduce_scatter_tensor {name}")
+        pieces = list(as_tensor(inputs[rank].copy(), dtype).reshape(nranks, count))
         out = torch.empty(count, dtype=mine.dtype)
         dist.reduce_scatter(out, pieces, op=op)
-        _same_bits(_array(out, dtype), expected, dtype, f"reduce_scatter {name}")
+        same_bits(as_array(out, dtype), expected, dtype, f"reduce_scatter {name}")
         strided = torch.zeros((count * nranks, 2), dtype=mine.dtype)
         strided[:, 0] = mine
         out = torch.zeros((count, 2), dtype=mine.dtype)
         dist.reduce_scatter_tensor(out[:, 1], strided[:, 0], op=op)
-        _same_bits(_array(out[:, 1], dtype), expected, dtype, f"reduce_scatter strided {name}")
+        same_bits(as_array(out[:, 1], dtype), expected, dtype, f"reduce_scatter strided {name}")
         if _gloo_can(dtype, name):  # gloo has no reduce_scatter: its all_reduce, sliced
             exact = [data.exact(dtype, count * nranks, r, SEED) for r in range(nranks)]
             ours = torch.empty(count, dtype=mine.dtype)
-            dist.reduce_scatter_tensor(ours, _tensor(exact[rank].copy(), dtype), op=op)
-            theirs = _tensor(exact[rank].copy(), dtype)
+            dist.reduce_scatter_tensor(ours, as_tensor(exact[rank].copy(), dtype), op=op)
+            theirs = as_tensor(exact[rank].copy(), dtype)
             dist.all_reduce(theirs, op=op, group=GLOO)
             assert torch.equal(ours, theirs[rank * count:(rank + 1) * count])
 

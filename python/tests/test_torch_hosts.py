@@ -32,6 +32,7 @@ import data  # noqa: E402
 import reference  # noqa: E402
 from ranks import Pools, Ranks  # noqa: E402
 from reference import STORAGE  # noqa: E402
+from tensors import as_array, as_tensor, same_bits  # noqa: E402
 
 DTYPES = ("float32", "bfloat16", "float16", "float64", "int32", "int64", "uint8")
 OPS = {"sum": dist.ReduceOp.SUM, "prod": dist.ReduceOp.PRODUCT, "max": dist.ReduceOp.MAX,
@@ -63,29 +64,6 @@ def _hosts(layout):
     for rank, host in enumerate(PRETEND[layout]):
         by_host.setdefault(host, []).append(rank)
     return list(by_host.values())
-
-
-def _tensor(array_, dtype):
-    """A tensor sharing array_'s memory (bfloat16 from its bits)."""
-    if dtype == "bfloat16":
-        return torch.from_numpy(array_.view(np.int16)).view(torch.bfloat16)
-    return torch.from_numpy(array_)
-
-
-def _array(tensor, dtype):
-    """The values of a tensor, in the reference's storage dtype."""
-    if dtype == "bfloat16":
-        return tensor.contiguous().view(torch.int16).numpy().view(np.uint16)
-    return tensor.contiguous().numpy()
-
-
-def _same_bits(got, expected, dtype, what):
-    got, expected = reference.bits(got, dtype), reference.bits(expected, dtype)
-    if not np.array_equal(got, expected):
-        bad = np.flatnonzero(got != expected)
-        raise AssertionError(f"{what}: {len(bad)} of {len(got)} elements differ; first at "
-                             f"{bad[0]}: got {int(got[bad[0]]):#x}, "
-                             f"expected {int(expected[bad[0]]):#x}")
 
 
 def _from_bytes(raw, dtype):
@@ -137,11 +115,11 @@ def test_reference_orders():
         for op in reference.OPS:
             flat = reference.reduce(inputs, op, dtype)
             for hosts in ([[0, 1, 2, 3]], [[0, 1, 2], [3]]):
-                _same_bits(reference.reduce_hosts(inputs, hosts, op, dtype), flat, dtype,
+                same_bits(reference.reduce_hosts(inputs, hosts, op, dtype), flat, dtype,
                            f"{dtype} {op}: hosts {hosts}")
             split = reference.reduce_hosts(inputs, [[0, 1], [2, 3]], op, dtype)
             if op in ("max", "min") or dtype not in reference.FLOATS:
-                _same_bits(split, flat, dtype, f"{dtype} {op}: 2x2")
+                same_bits(split, flat, dtype, f"{dtype} {op}: 2x2")
             else:
                 if not np.array_equal(reference.bits(split, dtype), reference.bits(flat, dtype)):
                     differ.add((dtype, op))
@@ -178,27 +156,27 @@ def rank_all_reduce(rank, nranks, dtype, job):
     results = {}
     for name, op in OPS.items():
         for count in COUNTS:
-            mine = _tensor(data.make(dtype, count, rank, SEED + count), dtype)
+            mine = as_tensor(data.make(dtype, count, rank, SEED + count), dtype)
             dist.all_reduce(mine, op=op)
-            results[(name, count, "")] = _array(mine, dtype).tobytes()
+            results[(name, count, "")] = as_array(mine, dtype).tobytes()
     # the direct call and a strided tensor take the same path
     count = 1001
-    mine = _tensor(data.make(dtype, count, rank, SEED + count), dtype)
+    mine = as_tensor(data.make(dtype, count, rank, SEED + count), dtype)
     assert shmar.torch.all_reduce_(mine, OPS["sum"]) is mine
-    results[("sum", count, "all_reduce_")] = _array(mine, dtype).tobytes()
+    results[("sum", count, "all_reduce_")] = as_array(mine, dtype).tobytes()
     count = 5000
     wide = torch.zeros((count, 3), dtype=mine.dtype)
-    wide[:, 1] = _tensor(data.make(dtype, count, rank, SEED + count), dtype)
+    wide[:, 1] = as_tensor(data.make(dtype, count, rank, SEED + count), dtype)
     dist.all_reduce(wide[:, 1], op=OPS["avg"])
     assert not wide[:, 0].any() and not wide[:, 2].any()
-    results[("avg", count, "strided")] = _array(wide[:, 1], dtype).tobytes()
+    results[("avg", count, "strided")] = as_array(wide[:, 1], dtype).tobytes()
     if job is not None:  # plain libshmar on the same inputs
         with shmar.Comm(job, nranks, rank, timeout_ms=60000) as comm:
             for name in OPS:
                 for count in COUNTS:
-                    mine = _tensor(data.make(dtype, count, rank, SEED + count), dtype)
+                    mine = as_tensor(data.make(dtype, count, rank, SEED + count), dtype)
                     comm.all_reduce(mine, name)
-                    results[(name, count, "libshmar")] = _array(mine, dtype).tobytes()
+                    results[(name, count, "libshmar")] = as_array(mine, dtype).tobytes()
     return results
 
 
@@ -212,19 +190,19 @@ def test_all_reduce(layout, dtype, job):
         expected = reference.reduce_hosts(inputs, layout.hosts, name, dtype)
         for rank, got in enumerate(results):
             what = f"{layout.name} rank {rank}: all_reduce {dtype} {name} n={count} {how}"
-            _same_bits(_from_bytes(got[key], dtype), expected, dtype, what)
+            same_bits(_from_bytes(got[key], dtype), expected, dtype, what)
         if name in ("max", "min") or dtype not in reference.FLOATS or one_host:
             # these are the flat rank-order reduction whatever the hosts
             flat = reference.reduce(inputs, name, dtype)
-            _same_bits(_from_bytes(results[0][key], dtype), flat, dtype, f"{what} (flat)")
+            same_bits(_from_bytes(results[0][key], dtype), flat, dtype, f"{what} (flat)")
 
 
 def rank_corners(rank, nranks, dtype):
     results = {}
     for name in ("sum", "max", "min"):
-        mine = _tensor(data.corners(dtype, nranks, rank), dtype)
+        mine = as_tensor(data.corners(dtype, nranks, rank), dtype)
         dist.all_reduce(mine, op=OPS[name])
-        results[name] = _array(mine, dtype).tobytes()
+        results[name] = as_array(mine, dtype).tobytes()
     return results
 
 
@@ -236,7 +214,7 @@ def test_all_reduce_corners(layout, dtype):
     for name in results[0]:
         expected = reference.reduce_hosts(inputs, layout.hosts, name, dtype)
         for rank, got in enumerate(results):
-            _same_bits(_from_bytes(got[name], dtype), expected, dtype,
+            same_bits(_from_bytes(got[name], dtype), expected, dtype,
                        f"{layout.name} rank {rank}: all_reduce {dtype} {name} (corners)")
 
 
@@ -247,14 +225,14 @@ def rank_reduce_scatter(rank, nranks, dtype):
     for name, op in OPS.items():
         for count in (1, 513, 9000):
             inputs = data.make(dtype, count * nranks, rank, SEED + 1 + count)
-            mine = _tensor(inputs.copy(), dtype)
+            mine = as_tensor(inputs.copy(), dtype)
             out = torch.empty(count, dtype=mine.dtype)
             dist.reduce_scatter_tensor(out, mine, op=op)
-            results[(name, count, "tensor")] = _array(out, dtype).tobytes()
-            pieces = list(_tensor(inputs.copy(), dtype).reshape(nranks, count))
+            results[(name, count, "tensor")] = as_array(out, dtype).tobytes()
+            pieces = list(as_tensor(inputs.copy(), dtype).reshape(nranks, count))
             out = torch.zeros((count, 2), dtype=out.dtype)
             dist.reduce_scatter(out[:, 1], pieces, op=op)  # a strided output too
-            results[(name, count, "list")] = _array(out[:, 1], dtype).tobytes()
+            results[(name, count, "list")] = as_array(out[:, 1], dtype).tobytes()
     return results
 
 
@@ -267,7 +245,7 @@ def test_reduce_scatter(layout, dtype):
         inputs = [data.make(dtype, count * n, r, SEED + 1 + count) for r in range(n)]
         expected = reference.reduce_hosts(inputs, layout.hosts, name, dtype)
         for rank, got in enumerate(results):
-            _same_bits(_from_bytes(got[key], dtype), expected[rank * count:(rank + 1) * count],
+            same_bits(_from_bytes(got[key], dtype), expected[rank * count:(rank + 1) * count],
                        dtype, f"{layout.name} rank {rank}: reduce_scatter {dtype} {name} "
                        f"n={count} ({how})")
 
@@ -283,13 +261,13 @@ def rank_mpi_cases(rank, nranks):
     for dtype in DTYPES:
         for name, op in OPS.items():
             for count in MPI_COUNTS:
-                mine = _tensor(data.make(dtype, count, rank, SEED + count), dtype)
+                mine = as_tensor(data.make(dtype, count, rank, SEED + count), dtype)
                 dist.all_reduce(mine, op=op)
-                results[f"allreduce {dtype} {name} {count}"] = _array(mine, dtype).tobytes()
-                inputs = _tensor(data.make(dtype, count * nranks, rank, SEED + 1 + count), dtype)
+                results[f"allreduce {dtype} {name} {count}"] = as_array(mine, dtype).tobytes()
+                inputs = as_tensor(data.make(dtype, count * nranks, rank, SEED + 1 + count), dtype)
                 out = torch.empty(count, dtype=inputs.dtype)
                 dist.reduce_scatter_tensor(out, inputs, op=op)
-                results[f"reduce_scatter {dtype} {name} {count}"] = _array(out, dtype).tobytes()
+                results[f"reduce_scatter {dtype} {name} {count}"] = as_array(out, dtype).tobytes()
     return results
 
 
@@ -328,7 +306,7 @@ def test_same_bits_as_libshmar_mpi(layout, tmp_path):
             assert set(theirs.files) == set(results)
             for key, raw in results.items():
                 dtype = key.split()[1]
-                _same_bits(_from_bytes(raw, dtype), theirs[key], dtype,
+                same_bits(_from_bytes(raw, dtype), theirs[key], dtype,
                            f"{layout.name} rank {rank}: {key}: shmar.torch against libshmar-mpi")
                 compared += 1
     assert compared == layout.nranks * len(DTYPES) * len(OPS) * len(MPI_COUNTS) * 2
@@ -339,21 +317,21 @@ def test_same_bits_as_libshmar_mpi(layout, tmp_path):
 def rank_copies(rank, nranks, dtype):
     got = {}
     for count in (1, 1001, 40_000):
-        mine = _tensor(data.make(dtype, count, rank, SEED + 2 + count), dtype)
+        mine = as_tensor(data.make(dtype, count, rank, SEED + 2 + count), dtype)
         out = torch.empty(count * nranks, dtype=mine.dtype)
         dist.all_gather_into_tensor(out, mine)
-        got[("all_gather_into_tensor", count)] = _array(out, dtype).tobytes()
+        got[("all_gather_into_tensor", count)] = as_array(out, dtype).tobytes()
         blocks = [torch.empty(count, dtype=mine.dtype) for _ in range(nranks)]
         dist.all_gather(blocks, mine)
-        got[("all_gather", count)] = _array(torch.cat(blocks), dtype).tobytes()
+        got[("all_gather", count)] = as_array(torch.cat(blocks), dtype).tobytes()
         for root in range(nranks):
-            buf = _tensor(data.make(dtype, count, rank, SEED + 2 + count), dtype)
+            buf = as_tensor(data.make(dtype, count, rank, SEED + 2 + count), dtype)
             dist.broadcast(buf, src=root)
-            got[("broadcast", count, root)] = _array(buf, dtype).tobytes()
+            got[("broadcast", count, root)] = as_array(buf, dtype).tobytes()
     strided = torch.zeros((7, 2), dtype=mine.dtype)
-    strided[:, 0] = _tensor(data.make(dtype, 7, rank, SEED), dtype)
+    strided[:, 0] = as_tensor(data.make(dtype, 7, rank, SEED), dtype)
     dist.broadcast(strided[:, 0], src=nranks - 1)
-    got[("broadcast strided",)] = _array(strided[:, 0], dtype).tobytes()
+    got[("broadcast strided",)] = as_array(strided[:, 0], dtype).tobytes()
     return got
 
 
@@ -370,7 +348,7 @@ def test_gathers_and_broadcast(layout, dtype):
                 expected = np.concatenate(inputs)
             else:
                 expected = inputs[key[2] if len(key) > 2 else n - 1]
-            _same_bits(_from_bytes(raw, dtype), expected, dtype,
+            same_bits(_from_bytes(raw, dtype), expected, dtype,
                        f"{layout.name} rank {rank}: {key} {dtype}")
 
 
@@ -445,7 +423,7 @@ def rank_subgroups(rank, nranks, hosts):
     for members, group in groups:
         if rank not in members:
             continue
-        value = _tensor(data.make("bfloat16", 2000, rank, SEED), "bfloat16")
+        value = as_tensor(data.make("bfloat16", 2000, rank, SEED), "bfloat16")
         dist.all_reduce(value, group=group)
         inputs = [data.make("bfloat16", 2000, r, SEED) for r in members]
         # rank i of the group is members[i]; its hosts in the order of their lowest rank
@@ -453,7 +431,7 @@ def rank_subgroups(rank, nranks, hosts):
         for i, r in enumerate(members):
             by_host.setdefault(host_of[r], []).append(i)
         expected = reference.reduce_hosts(inputs, list(by_host.values()), "sum", "bfloat16")
-        _same_bits(_array(value, "bfloat16"), expected, "bfloat16", f"group {members}")
+        same_bits(as_array(value, "bfloat16"), expected, "bfloat16", f"group {members}")
         assert (group.hierarchy is None) == (len(by_host) == 1)
         dist.barrier(group=group)
         group.close()
