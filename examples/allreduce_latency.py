@@ -13,9 +13,15 @@ time, as shmar-bench takes it).  Compare with the med_us column of
 Ranks are pinned to CPUs 0..N-1 as shmar-bench pins them.
 
   dist.all_reduce          torch.distributed.all_reduce on the "shmar" backend
+  dist.all_reduce, group=  the same on a second "shmar" group, passed as
+                           group= as the no-op backend's is
   shmar.torch.all_reduce_  the direct path of shmar.torch
   Comm.all_reduce          shmar.Comm.all_reduce on the same tensor
   gloo                     torch.distributed.all_reduce on a gloo group
+  no-op backend            torch.distributed.all_reduce on a backend whose
+                           all_reduce reads its op and does nothing else:
+                           what torch's own dispatch to a backend written in
+                           Python costs, the floor of the first path
 """
 
 import argparse
@@ -28,6 +34,34 @@ import torch
 import torch.distributed as dist
 
 
+class _DoneWork(dist.Work):
+    """A work that is complete when it is made."""
+
+    def wait(self, timeout=None):  # pylint: disable=unused-argument
+        return True
+
+
+class NoopGroup(dist.ProcessGroup):
+    """A process group whose all_reduce only reads its reduction, as every
+    backend must, and returns a completed work."""
+
+    def __init__(self, rank, size):
+        super().__init__(rank, size)
+        self._work = _DoneWork()
+
+    def allreduce(self, tensors, opts=None):
+        if opts is not None:
+            hash(opts.reduceOp)
+        return self._work
+
+    def getBackendName(self):  # pylint: disable=invalid-name
+        return "noop"
+
+
+def _noop_group(store, rank, size, timeout):  # pylint: disable=unused-argument
+    return NoopGroup(rank, size)
+
+
 def run(rank, args, init_method, results):
     os.sched_setaffinity(0, {rank % os.cpu_count()})
     torch.set_num_threads(1)
@@ -35,13 +69,21 @@ def run(rank, args, init_method, results):
     dist.init_process_group("shmar", init_method=init_method, rank=rank,
                             world_size=args.nranks)
     gloo = dist.new_group(backend="gloo")
+    try:
+        dist.Backend.register_backend("noop", _noop_group, devices=["cpu"])  # torch >= 2.0
+    except TypeError:
+        dist.Backend.register_backend("noop", _noop_group)  # torch 1.13
+    noop = dist.new_group(backend="noop")
+    second = dist.new_group(backend="shmar")
     comm = dist.group.WORLD.comm
     tensor = torch.ones(args.count)
     paths = {
         "dist.all_reduce": lambda: dist.all_reduce(tensor),
+        "dist.all_reduce, group=": lambda: dist.all_reduce(tensor, group=second),
         "shmar.torch.all_reduce_": lambda: shmar.torch.all_reduce_(tensor),
         "Comm.all_reduce": lambda: comm.all_reduce(tensor),
         "gloo": lambda: dist.all_reduce(tensor, group=gloo),
+        "no-op backend": lambda: dist.all_reduce(tensor, group=noop),
     }
     times = {name: [] for name in paths}
     clock = time.perf_counter
