@@ -18,13 +18,18 @@
  *   inplace  the inputs already are in shared memory (registered buffers):
  *            tmp = own + the peer's (S pulled), a barrier, own = tmp (S
  *            written to lines the peer just read), a barrier.
+ *   halves   libshmar's stream without the library: per sub-chunk of -c
+ *            bytes (a ring of 8 per rank), copy in the half the peer
+ *            reduces, a flag; reduce the own half into a second region and
+ *            the input, a flag; copy the peer's reduced half out, a flag.
+ *            The fastest of the designs tried (doc/design.md).
  *
- * No synchronisation in the middle of a round beyond those, no chunking,
- * no checks: a lower bound for libshmar's algorithms, not an algorithm.
+ * No synchronisation beyond those, no checks, no pipelining of sub-chunks:
+ * what a design costs on this machine, not an implementation of it.
  * Every round starts after a barrier and is timed alone, as shmar-bench
  * times a call; a size's figure is the larger of the two ranks' medians.
  *
- *   bench-floor [-m copy|inplace] [-s BYTES,...] [-t SECONDS]
+ *   bench-floor [-m copy|inplace|halves] [-c CHUNK] [-s BYTES,...] [-t SECONDS]
  *
  * Output, one line per size: mode size_B rounds med_us p10_us GBps, where
  * GBps counts the S bytes a rank pulls per round.
@@ -45,9 +50,15 @@
 #define MAX_SIZES 32
 #define MAX_ROUNDS 100000
 #define MIN_ROUNDS 20
+#define RING 8 /* halves: sub-chunk regions per rank and kind */
+
+enum mode { COPY, INPLACE, HALVES };
+static const char *const mode_names[] = { "copy", "inplace", "halves" };
 
 struct flags {
-	_Alignas(64) _Atomic uint64_t posted;  /* copy: the round whose input is in */
+	_Alignas(64) _Atomic uint64_t posted;  /* copy: the round whose input is in; halves: sub-chunks in */
+	_Alignas(64) _Atomic uint64_t reduced; /* halves: sub-chunks whose own half is reduced */
+	_Alignas(64) _Atomic uint64_t done;    /* halves: sub-chunks gathered */
 	_Alignas(64) _Atomic uint64_t arrived; /* the barriers this rank reached */
 	_Alignas(64) double median_ns, p10_ns;
 	int rounds;
@@ -116,19 +127,36 @@ static int by_value(const void *a, const void *b)
 
 struct run {
 	struct shared *sh;
-	char *buffers;          /* copy: 2 per rank; inplace: 1 per rank; max_size each */
-	size_t max_size;
+	char *buffers;          /* per rank: copy 2 x max_size, inplace 1 x, halves 2 x RING x chunk */
+	size_t max_size, chunk;
 	int me;
-	bool inplace;
+	enum mode mode;
 	float *input, *output;  /* private */
-	uint64_t barriers, round;
+	uint64_t barriers, round, sub_chunks;
 };
 
+static size_t buffer_bytes(const struct run *r)
+{
+	switch (r->mode) {
+	case COPY:
+		return 2 * r->max_size;
+	case INPLACE:
+		return r->max_size;
+	default:
+		return 2 * RING * r->chunk;
+	}
+}
+
+/* copy, inplace: one of a rank's buffers of max_size */
 static float *shared_buffer(const struct run *r, int rank, unsigned which)
 {
-	unsigned per_rank = r->inplace ? 1 : 2;
+	return (float *)(r->buffers + (size_t)rank * buffer_bytes(r) + which * r->max_size);
+}
 
-	return (float *)(r->buffers + ((size_t)rank * per_rank + which) * r->max_size);
+/* halves: region q of a rank's inputs (kind 0) or reduced halves (kind 1) */
+static float *region(const struct run *r, int rank, unsigned kind, unsigned q)
+{
+	return (float *)(r->buffers + (size_t)rank * buffer_bytes(r) + (kind * RING + q) * r->chunk);
 }
 
 static void round_copy(struct run *r, size_t bytes)
@@ -152,6 +180,58 @@ static void round_inplace(struct run *r, size_t bytes)
 	barrier(r->sh, r->me, &r->barriers);
 }
 
+static void sub_chunk_halves(struct run *r, float *data, size_t n)
+{
+	uint64_t g = r->sub_chunks++;
+	unsigned q = (unsigned)(g % RING);
+	int peer = 1 - r->me;
+	struct flags *mine = &r->sh->rank[r->me], *theirs = &r->sh->rank[peer];
+	size_t half = n / 2;
+	size_t own_lo = r->me ? half : 0, own_hi = r->me ? n : half;
+	size_t peer_lo = r->me ? 0 : half, peer_hi = r->me ? half : n;
+
+	if (g >= RING) /* the peer is done with what region q held */
+		wait_for(&theirs->done, g - RING + 1);
+	memcpy(region(r, r->me, 0, q) + peer_lo, data + peer_lo, (peer_hi - peer_lo) * sizeof(float));
+	atomic_store_explicit(&mine->posted, g + 1, memory_order_release);
+	wait_for(&theirs->posted, g + 1);
+	add(region(r, r->me, 1, q) + own_lo, data + own_lo, region(r, peer, 0, q) + own_lo,
+	    own_hi - own_lo);
+	memcpy(data + own_lo, region(r, r->me, 1, q) + own_lo, (own_hi - own_lo) * sizeof(float));
+	atomic_store_explicit(&mine->reduced, g + 1, memory_order_release);
+	wait_for(&theirs->reduced, g + 1);
+	memcpy(data + peer_lo, region(r, peer, 1, q) + peer_lo, (peer_hi - peer_lo) * sizeof(float));
+	atomic_store_explicit(&mine->done, g + 1, memory_order_release);
+}
+
+/* In place, in the private input: it only doubles, and is refilled now and
+ * then so that it never overflows into slower special values. */
+static void round_halves(struct run *r, size_t bytes)
+{
+	size_t count = bytes / sizeof(float), per = r->chunk / sizeof(float);
+
+	for (size_t lo = 0; lo < count; lo += per)
+		sub_chunk_halves(r, r->input + lo, count - lo < per ? count - lo : per);
+	if (++r->round % 64 == 0)
+		for (size_t i = 0; i < count; i++)
+			r->input[i] = (float)(i % 1021);
+}
+
+static void run_round(struct run *r, size_t bytes)
+{
+	switch (r->mode) {
+	case COPY:
+		round_copy(r, bytes);
+		break;
+	case INPLACE:
+		round_inplace(r, bytes);
+		break;
+	case HALVES:
+		round_halves(r, bytes);
+		break;
+	}
+}
+
 /* Rounds of one size for about `seconds`; this rank's median and p10 land
  * in its flags (rank 0 decides the count and rank 1 follows it). */
 static void time_size(struct run *r, size_t bytes, double seconds, double *samples)
@@ -165,7 +245,7 @@ static void time_size(struct run *r, size_t bytes, double seconds, double *sampl
 	start = now_ns();
 	for (n = 1;; n++) {
 		barrier(r->sh, r->me, &r->barriers);
-		r->inplace ? round_inplace(r, bytes) : round_copy(r, bytes);
+		run_round(r, bytes);
 		if (r->me == 0) {
 			bool enough = n >= MIN_ROUNDS && now_ns() - start >= seconds * 1e8;
 			r->sh->rank[0].rounds = enough || n >= MAX_ROUNDS / 10 ? n : 0;
@@ -178,7 +258,7 @@ static void time_size(struct run *r, size_t bytes, double seconds, double *sampl
 	for (int i = 0; i < n; i++) {
 		barrier(r->sh, r->me, &r->barriers);
 		t0 = now_ns();
-		r->inplace ? round_inplace(r, bytes) : round_copy(r, bytes);
+		run_round(r, bytes);
 		samples[i] = now_ns() - t0;
 	}
 	qsort(samples, (size_t)n, sizeof *samples, by_value);
@@ -215,8 +295,8 @@ static int parse_sizes(const char *arg, size_t *sizes)
 
 static int usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [-m copy|inplace] [-s BYTES,...] [-t SECONDS]\n"
-		"  sizes are multiples of 64 bytes, at most 1 GiB\n", argv0);
+	fprintf(stderr, "usage: %s [-m copy|inplace|halves] [-c CHUNK] [-s BYTES,...] [-t SECONDS]\n"
+		"  sizes and CHUNK are multiples of 64 bytes, at most 1 GiB\n", argv0);
 	return 2;
 }
 
@@ -229,12 +309,21 @@ int main(int argc, char **argv)
 	double *samples;
 	pid_t child;
 
-	while ((opt = getopt(argc, argv, "m:s:t:")) != -1) {
+	size_t chunk[1];
+
+	r.chunk = 256 * 1024;
+	while ((opt = getopt(argc, argv, "m:c:s:t:")) != -1) {
 		switch (opt) {
 		case 'm':
-			if (strcmp(optarg, "copy") && strcmp(optarg, "inplace"))
+			for (r.mode = COPY; r.mode <= HALVES && strcmp(optarg, mode_names[r.mode]); r.mode++)
+				;
+			if (r.mode > HALVES)
 				return usage(argv[0]);
-			r.inplace = strcmp(optarg, "inplace") == 0;
+			break;
+		case 'c':
+			if (parse_sizes(optarg, chunk) != 1)
+				return usage(argv[0]);
+			r.chunk = chunk[0];
 			break;
 		case 's':
 			if ((nsizes = parse_sizes(optarg, sizes)) <= 0)
@@ -255,7 +344,7 @@ int main(int argc, char **argv)
 		r.max_size = sizes[i] > r.max_size ? sizes[i] : r.max_size;
 
 	r.sh = mmap(NULL, sizeof *r.sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	r.buffers = mmap(NULL, 4 * r.max_size, PROT_READ | PROT_WRITE,
+	r.buffers = mmap(NULL, 2 * buffer_bytes(&r), PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	samples = malloc(MAX_ROUNDS * sizeof *samples);
 	r.input = aligned_alloc(64, r.max_size);
@@ -269,8 +358,10 @@ int main(int argc, char **argv)
 		r.input[i] = (float)(i % 1021);
 		r.output[i] = 0;
 	}
-	memcpy(r.buffers, r.input, r.max_size);
-	memcpy(r.buffers + r.max_size, r.input, r.max_size);
+	if (r.mode == INPLACE) {
+		memcpy(shared_buffer(&r, 0, 0), r.input, r.max_size);
+		memcpy(shared_buffer(&r, 1, 0), r.input, r.max_size);
+	}
 
 	child = fork();
 	if (child < 0) {
@@ -282,8 +373,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-floor: rank %d not pinned to cpu %d: %s\n", r.me, r.me,
 			strerror(errno));
 	if (r.me == 0)
-		printf("# bench-floor mode=%s ranks on cpu0 and cpu1\n"
-		       "# mode size_B rounds med_us p10_us GBps\n", r.inplace ? "inplace" : "copy");
+		printf("# bench-floor mode=%s chunk=%zu ranks on cpu0 and cpu1\n"
+		       "# mode size_B rounds med_us p10_us GBps\n", mode_names[r.mode], r.chunk);
 	for (int i = 0; i < nsizes; i++) {
 		time_size(&r, sizes[i], seconds, samples);
 		if (r.me == 0) {
@@ -291,7 +382,7 @@ int main(int argc, char **argv)
 			double med = a->median_ns > b->median_ns ? a->median_ns : b->median_ns;
 			double p10 = a->p10_ns > b->p10_ns ? a->p10_ns : b->p10_ns;
 
-			printf("%s %zu %d %.3f %.3f %.2f\n", r.inplace ? "inplace" : "copy", sizes[i],
+			printf("%s %zu %d %.3f %.3f %.2f\n", mode_names[r.mode], sizes[i],
 			       a->rounds, med / 1e3, p10 / 1e3, (double)sizes[i] / med);
 			fflush(stdout);
 		}
