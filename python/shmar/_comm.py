@@ -7,7 +7,7 @@ import operator
 import os
 import threading
 
-from shmar import _buffers, _errors, _lib, _ops
+from shmar import _buffers, _errors, _lib, _memory, _ops
 
 _c = _lib.lib
 _raw_allreduce = _lib.raw_allreduce
@@ -109,7 +109,11 @@ class Comm:
         self._raw_args = (None, None, None, None)  # see _all_reduce_raw
         self._busy = threading.Lock()   # held during every call into a comm
         self._try_lock, self._unlock = self._busy.acquire, self._busy.release
-        self._life = threading.Lock()   # makes abort() and close() exclusive
+        # makes abort(), close(), alloc() and the freeing of buffers exclusive;
+        # reentrant, as a buffer's finalizer may run inside any of them
+        self._life = threading.RLock()
+        self._live_buffers = 0          # from alloc(), still reachable
+        self._deferred = None           # a closed comm's handle, while buffers live
         self._rank = self._size = -1
         self._job = None
 
@@ -159,7 +163,10 @@ class Comm:
         """Leave the job and free the communicator; closing twice is harmless.
 
         A call still running in another thread is aborted first (it raises
-        AbortedError there), so close() never waits for the peers.
+        AbortedError there), so close() never waits for the peers.  While
+        buffers from alloc() are still reachable, close() revokes the job as
+        abort() does, for the peers' later calls, and the memory stays until
+        the last of those buffers is freed.
         """
         if getattr(self, "_handle", None) is None:
             return
@@ -170,7 +177,14 @@ class Comm:
             with self._life:
                 handle, self._handle = self._handle, None
                 self._handle_arg = None
-                if handle is not None:
+                if handle is not None and self._live_buffers:
+                    # alloc()'s buffers are still reachable: their memory
+                    # must stay mapped, so the comm stays until the last is
+                    # freed; the peers must not wait for this rank meanwhile
+                    _c.shmar_comm_abort(handle)
+                    self._deferred = handle
+                    self._destroy_if_unused()
+                elif handle is not None:
                     _c.shmar_comm_destroy(handle)
         finally:
             self._busy.release()
@@ -188,6 +202,64 @@ class Comm:
             rc = _c.shmar_comm_abort(handle)
         if rc < 0:
             raise _errors.from_code(rc, _lib.strerror(rc))
+
+    # ---------------------------------------------------------------- memory
+
+    def alloc(self, nbytes):
+        """A buffer of nbytes in this rank's registered memory (shmar_mem_alloc(3)).
+
+        A collective whose send buffer lies in registered memory lets the
+        peers read it where it is instead of copying it first: all-reduces
+        above the one-step size, the other collectives from 64 KiB; the bits
+        of the result are the same.  The buffer is a writable memoryview of
+        nbytes bytes, aligned to 64 bytes; view it as numbers with
+        numpy.frombuffer() or torch.frombuffer() (shmar.torch.empty() does).
+        Its memory is freed when no view of it is left.  Each rank may hold
+        up to mem_bytes of it (64 MiB unless SHMAR_MEM_BYTES says otherwise;
+        rank 0's setting applies): beyond that shmar.Error with errno ENOMEM.
+        The ranks allocate independently; a call is not collective.
+        """
+        nbytes = _int("nbytes", nbytes, 1)
+        address = ctypes.c_void_p()
+        with self._life:
+            handle = self._handle
+            if handle is None:
+                raise ValueError("shmar: operation on a closed Comm")
+            rc = _c.shmar_mem_alloc(handle, nbytes, ctypes.byref(address))
+            if rc == -errno.ENOMEM:
+                raise _errors.from_code(rc, _lib.strerror(rc), (
+                    f"no free block of {nbytes} bytes left in this rank's registered "
+                    "memory (mem_bytes, SHMAR_MEM_BYTES)"))
+            if rc < 0:
+                raise _errors.from_code(rc, _lib.strerror(rc), _lib.last_error(handle))
+            self._live_buffers += 1
+            try:
+                return _memory.registered_buffer(self, address.value, nbytes)
+            except BaseException:
+                self._release(address.value)
+                raise
+
+    def _release(self, address):
+        """Give back the block at address: nothing reaches its buffer any more.
+
+        A finalizer: it may run in any thread, inside any method of this
+        comm, so it takes only the reentrant life lock, never the busy one
+        (shmar_mem_free() may run beside a call, which cannot use this block).
+        In a forked child the library refuses (ECHILD) and the parent's
+        memory stays the parent's.
+        """
+        with self._life:
+            handle = self._handle if self._handle is not None else self._deferred
+            if handle is not None:
+                _c.shmar_mem_free(handle, address)
+            self._live_buffers -= 1
+            self._destroy_if_unused()
+
+    def _destroy_if_unused(self):
+        """Destroy a comm that close() kept for its buffers, once none is left."""
+        if self._deferred is not None and self._live_buffers == 0:
+            handle, self._deferred = self._deferred, None
+            _c.shmar_comm_destroy(handle)
 
     # ---------------------------------------------------------------- calls
 

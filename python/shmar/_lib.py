@@ -77,6 +77,8 @@ def _prototypes(lib):
         "shmar_allgather": (c_int, [c_void_p, c_void_p, c_void_p, c_size_t, c_int]),
         "shmar_broadcast": (c_int, [c_void_p, c_void_p, c_size_t, c_int, c_int]),
         "shmar_barrier": (c_int, [c_void_p]),
+        "shmar_mem_alloc": (c_int, [c_void_p, c_size_t, ctypes.POINTER(c_void_p)]),
+        "shmar_mem_free": (c_int, [c_void_p, c_void_p]),
         "shmar_strerror": (c_char_p, [c_int]),
         "shmar_comm_last_error": (c_char_p, [c_void_p]),
         "shmar_version": (c_char_p, []),

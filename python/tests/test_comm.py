@@ -280,6 +280,111 @@ def test_one_rank_and_properties(job):
     assert comm.closed
 
 
+# ------------------------------------------------------------ registered memory
+
+def _registered(comm, values):
+    """A copy of the array values in comm's registered memory."""
+    copy = np.frombuffer(comm.alloc(values.nbytes), dtype=values.dtype)
+    copy[:] = values
+    return copy
+
+
+def _address(array_):
+    return array_.__array_interface__["data"][0]
+
+
+def rank_registered(rank, nranks, job, dtype):
+    """all_reduce with every rank's, one rank's and all but one rank's input
+    registered, bit for bit; each buffer is freed when dropped and its block
+    serves again."""
+    import gc  # pylint: disable=import-outside-toplevel
+    addresses = set()
+    with shmar.Comm(job, nranks, rank, timeout_ms=60000) as comm:
+        for registered in (set(range(nranks)), {0}, set(range(1, nranks))):
+            for op in ("sum", "max"):
+                for count in COUNTS:
+                    inputs = _inputs(dtype, count, nranks, SEED + count)
+                    expected = reference.reduce(inputs, op, dtype)
+                    if rank in registered:
+                        mine = _registered(comm, inputs[rank])
+                        assert _address(mine) % 64 == 0
+                        addresses.add(_address(mine))
+                    else:
+                        mine = inputs[rank].copy()
+                    comm.all_reduce(_wrap(mine, dtype), op)
+                    _check(mine, expected, dtype,
+                           f"all_reduce {dtype} {op} n={count} registered on {sorted(registered)}")
+                    del mine
+        gc.collect()
+        assert comm._live_buffers == 0
+    # dropped buffers gave their blocks back: a handful of addresses served
+    return len(addresses)
+
+
+@pytest.mark.parametrize("dtype", ("float32", "bfloat16", "float64", "uint8"))
+@pytest.mark.parametrize("nranks", NRANKS)
+def test_registered(pools, job, nranks, dtype):
+    _torch_or_skip(dtype)
+    served = pools.get(nranks).run(rank_registered, job, dtype)
+    assert all(n <= len(COUNTS) for n in served), served
+
+
+def test_alloc_errors(job):
+    with shmar.Comm(job, 1, 0) as comm:
+        _raises(ValueError, comm.alloc, 0)
+        _raises(ValueError, comm.alloc, -64)
+        _raises(TypeError, comm.alloc, "64")
+        _raises(TypeError, comm.alloc, 64.0)
+        err = _raises(shmar.Error, comm.alloc, 1 << 50)
+        assert err.errno == errno.ENOMEM and "SHMAR_MEM_BYTES" in err.details
+        buf = comm.alloc(100)
+        assert isinstance(buf, memoryview) and (buf.format, buf.nbytes) == ("B", 100)
+        buf[:3] = b"abc"  # writable
+        view = buf[1:3]
+        del buf
+        assert bytes(view) == b"bc" and comm._live_buffers == 1  # a slice keeps it
+        del view
+        assert comm._live_buffers == 0
+    _raises(ValueError, comm.alloc, 64)
+
+
+def rank_close_with_buffers(rank, nranks, job):
+    """Closing a comm whose buffers are still reachable keeps their memory
+    and revokes the job for the peers' later calls; the last buffer dropped
+    destroys the comm."""
+    import gc  # pylint: disable=import-outside-toplevel
+    comm = shmar.Comm(job, nranks, rank, timeout_ms=30000)
+    kept = np.frombuffer(comm.alloc(1 << 20), dtype=np.float32)
+    kept[:] = rank + 1
+    comm.all_reduce(kept)
+    assert float(kept[0]) == nranks * (nranks + 1) / 2
+    comm.barrier()
+    if rank == 0:
+        comm.close()
+        assert comm.closed and comm._deferred is not None
+        kept[:] = 5  # still mapped
+        assert float(kept.sum()) == 5 * kept.size
+        _raises(ValueError, comm.barrier)
+        _raises(ValueError, comm.alloc, 64)
+        comm.close()  # twice: harmless
+        del kept
+        gc.collect()
+        assert comm._deferred is None and comm._live_buffers == 0  # destroyed now
+        return
+    time.sleep(0.3)
+    err = _raises(shmar.AbortedError, comm.barrier)
+    assert "rank 0" in err.details
+    comm.close()
+    assert float(kept[1]) == nranks * (nranks + 1) / 2
+    del kept
+    gc.collect()
+    assert comm._deferred is None
+
+
+def test_close_with_live_buffers(pools, job):
+    pools.get(2).run(rank_close_with_buffers, job)
+
+
 # ------------------------------------------------------------ errors from the library
 
 def rank_peer_killed(rank, nranks, job):

@@ -389,6 +389,39 @@ def test_direct_path(pools):
     _world(pools, 2).run(rank_direct_path)
 
 
+def rank_empty(rank, nranks):
+    """shmar.torch.empty(): tensors in registered memory, all-reduced bit for bit."""
+    import gc  # pylint: disable=import-outside-toplevel
+    comm = dist.group.WORLD.comm
+    for dtype in ("float32", "bfloat16", "float16"):
+        inputs = [data.make(dtype, 3 * 70_001, r, SEED) for r in range(nranks)]
+        expected = reference.reduce(inputs, "sum", dtype)
+        mine = as_tensor(inputs[rank].copy(), dtype)
+        tensor = shmar.torch.empty(3, 70_001, dtype=mine.dtype)
+        assert tensor.shape == (3, 70_001) and tensor.data_ptr() % 64 == 0
+        tensor.view(-1).copy_(mine)
+        dist.all_reduce(tensor)
+        same_bits(as_array(tensor.view(-1), dtype), expected, dtype, f"empty() {dtype}")
+        tensor.view(-1).copy_(mine)
+        shmar.torch.all_reduce_(tensor)
+        same_bits(as_array(tensor.view(-1), dtype), expected, dtype, f"empty() {dtype} direct")
+    assert shmar.torch.empty((2, 3)).dtype == torch.get_default_dtype()
+    assert shmar.torch.empty(0).shape == (0,)
+    on_gloo = shmar.torch.empty(4, group=GLOO)  # not a shmar group: ordinary memory
+    assert on_gloo.shape == (4,)
+    with pytest.warns(RuntimeWarning, match="no registered memory left"):
+        too_big = shmar.torch.empty((64 << 20) + 64, dtype=torch.uint8)  # > SHMAR_MEM_BYTES
+    assert too_big.numel() == (64 << 20) + 64
+    del tensor, on_gloo, too_big
+    dist.all_reduce(torch.ones(1))  # the backend's last work held the last tensor
+    gc.collect()
+    assert comm._live_buffers == 0
+
+
+def test_empty(pools):
+    _world(pools, 2).run(rank_empty)
+
+
 # ------------------------------------------------------------ ranks on different hosts
 
 def rank_pretend_hosts(rank, nranks):

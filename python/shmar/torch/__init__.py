@@ -10,7 +10,8 @@ hosts it runs libshmar-mpi's hierarchy with gloo between the hosts (see
 shmar.torch._hierarchy), with libshmar-mpi's numerics: every rank gets the
 same bits, whatever the timing.  Collectives libshmar has no part in go to
 gloo.  shmar.torch.all_reduce_() is the direct call for an engine's own
-all-reduce.
+all-reduce, and shmar.torch.empty() makes the tensors to give it in memory
+the peers read without a copy.
 """
 
 import ctypes
@@ -21,8 +22,9 @@ from torch.distributed.distributed_c10d import GroupMember
 
 from shmar import _errors, _lib, _ops
 from shmar.torch._group import ShmarProcessGroup, _dtype_codes, runtime_error
+from shmar.torch._memory import empty
 
-__all__ = ["ShmarProcessGroup", "all_reduce_", "BACKEND"]
+__all__ = ["ShmarProcessGroup", "all_reduce_", "empty", "BACKEND"]
 
 BACKEND = "shmar"
 
