@@ -17,19 +17,13 @@ from shmar.torch._group import ShmarProcessGroup
 
 
 def _shmar_group(group):
-    """The ShmarProcessGroup behind group (default: the world), or None."""
+    """The ShmarProcessGroup that group (default: the world) is, or None.
+
+    torch 1.13 and 2.x alike make the ProcessGroup a creator returns the
+    group itself, so the type tells.
+    """
     pg = GroupMember.WORLD if group is None else group
-    if isinstance(pg, ShmarProcessGroup):
-        return pg
-    get_backend = getattr(pg, "_get_backend", None)  # torch >= 2.0 wraps backends
-    if get_backend is not None:
-        try:
-            backend = get_backend(torch.device("cpu"))
-        except (RuntimeError, ValueError):
-            return None
-        if isinstance(backend, ShmarProcessGroup):
-            return backend
-    return None
+    return pg if isinstance(pg, ShmarProcessGroup) else None
 
 
 def _shape(size):
