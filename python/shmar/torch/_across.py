@@ -295,13 +295,21 @@ class Across:
             raise
 
     def _wait(self, work):
+        """Wait for work, looking at the flag every POLL.
+
+        A poll's "Operation timed out!" is not the work's result even when
+        the work is complete by the time we look: it may have completed just
+        after the poll gave up.  Then wait() once more, which returns at once
+        or raises the work's own error (gloo's timeout included).
+        """
         while True:
             try:
                 work.wait(POLL)
                 return
             except RuntimeError:
                 if work.is_completed():
-                    raise  # gloo's own error (or timeout)
+                    work.wait()
+                    return
             failure = self.flagged()
             if failure is not None:
                 raise failure
