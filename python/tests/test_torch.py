@@ -4,6 +4,7 @@ against the numpy reference and gloo; gloo fallback; subgroups; hosts; faults.
 (Pretend hosts in depth: test_torch_hosts.py.)"""
 
 import contextlib
+import errno
 import io
 import os
 import signal
@@ -412,6 +413,15 @@ def rank_empty(rank, nranks):
     with pytest.warns(RuntimeWarning, match="no registered memory left"):
         too_big = shmar.torch.empty((64 << 20) + 64, dtype=torch.uint8)  # > SHMAR_MEM_BYTES
     assert too_big.numel() == (64 << 20) + 64
+
+    def refused(nbytes):
+        raise shmar._errors.from_code(-errno.ECHILD, "No child processes", f"{nbytes}")
+
+    comm.alloc = refused  # any other failure is the caller's to see
+    with pytest.raises(shmar.Error) as info:
+        shmar.torch.empty(4)
+    del comm.alloc
+    assert info.value.errno == errno.ECHILD
     del tensor, on_gloo, too_big
     dist.all_reduce(torch.ones(1))  # the backend's last work held the last tensor
     gc.collect()

@@ -6,6 +6,7 @@ skips a copy: the peers read it where it is.  That is the tensor an engine
 all-reduces after every layer, so it is worth allocating there once.
 """
 
+import errno
 import math
 import warnings
 
@@ -54,12 +55,13 @@ def empty(*size, dtype=None, group=None):
     try:
         buf = pg.comm.alloc(nbytes)
     except shmar.Error as err:
-        if getattr(pg, "_warned_full", False):
-            return torch.empty(shape, dtype=dtype)
-        pg._warned_full = True
-        warnings.warn(f"shmar.torch.empty: no registered memory left for {nbytes} bytes "
-                      f"({err}); using ordinary memory, which the collectives copy",
-                      RuntimeWarning, stacklevel=2)
+        if err.errno != errno.ENOMEM:  # a forked child, say: as the collectives would
+            raise
+        if not getattr(pg, "_warned_full", False):
+            pg._warned_full = True
+            warnings.warn(f"shmar.torch.empty: no registered memory left for {nbytes} "
+                          f"bytes ({err}); using ordinary memory, which the collectives "
+                          "copy", RuntimeWarning, stacklevel=2)
         return torch.empty(shape, dtype=dtype)
     return torch.frombuffer(buf, dtype=dtype, count=count).view(shape)
 
