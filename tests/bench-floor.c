@@ -278,15 +278,17 @@ static int pin(int cpu)
 	return sched_setaffinity(0, sizeof set, &set);
 }
 
-static int parse_sizes(const char *arg, size_t *sizes)
+/* Up to max comma-separated sizes into sizes[]; their number, or -1. */
+static int parse_sizes(const char *arg, size_t *sizes, int max)
 {
 	int n = 0;
 	char *end;
 
-	for (const char *p = arg; *p && n < MAX_SIZES; p = *end ? end + 1 : end) {
+	for (const char *p = arg; *p; p = *end ? end + 1 : end) {
 		errno = 0;
 		unsigned long long v = strtoull(p, &end, 10);
-		if (errno || end == p || (*end && *end != ',') || v == 0 || v % 64 || v > (1ull << 30))
+		if (n == max || errno || end == p || (*end && *end != ',') || v == 0 || v % 64 ||
+		    v > (1ull << 30))
 			return -1;
 		sizes[n++] = (size_t)v;
 	}
@@ -321,12 +323,12 @@ int main(int argc, char **argv)
 				return usage(argv[0]);
 			break;
 		case 'c':
-			if (parse_sizes(optarg, chunk) != 1)
+			if (parse_sizes(optarg, chunk, 1) != 1)
 				return usage(argv[0]);
 			r.chunk = chunk[0];
 			break;
 		case 's':
-			if ((nsizes = parse_sizes(optarg, sizes)) <= 0)
+			if ((nsizes = parse_sizes(optarg, sizes, MAX_SIZES)) <= 0)
 				return usage(argv[0]);
 			break;
 		case 't':
